@@ -1,0 +1,1 @@
+"""Audio in: files (soundfile), the ring buffer, and microphone capture (sounddevice)."""

@@ -1,0 +1,1 @@
+"""Running ``kws listen`` for months: systemd notify/watchdog, signals, reload, metrics, logs."""

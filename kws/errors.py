@@ -1,0 +1,9 @@
+"""One exception type for every user-facing failure.
+
+The CLI turns a KwsError into a single line on stderr and a non-zero exit code, so
+its message must name the thing that is wrong (file, config key, model path).
+"""
+
+
+class KwsError(Exception):
+    """A failure caused by input the user can fix (file, config, model, device)."""

@@ -1,0 +1,1 @@
+"""Accuracy evaluation shared by training and bench: benchmark streams and their scoring."""

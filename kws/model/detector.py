@@ -1,0 +1,113 @@
+"""onnxruntime wrapper: (features, state) -> (per-step probabilities, new state).
+
+``KeywordModel`` is the loaded, shareable graph; ``ModelStream`` is one audio stream's
+position in it (the recurrent state and the frames not yet making a whole step).
+File mode feeds a whole file in one call, the daemon a hop at a time: both give the
+same probabilities because the state is carried through the graph's own inputs/outputs.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from kws.errors import KwsError
+from kws.frontend import FrontendParams
+from kws.model.sidecar import ModelMeta
+
+
+def shipped_models_dir() -> Path:
+    return Path(str(resources.files("kws_models")))
+
+
+def resolve_model_path(ref: str | Path) -> Path:
+    """A path to an .onnx file, or the bare name of a shipped model (``alexa``)."""
+    path = Path(ref)
+    if path.suffix != ".onnx" and not path.exists():
+        shipped = shipped_models_dir() / f"{ref}.onnx"
+        if shipped.is_file():
+            return shipped
+        raise KwsError(f"model {str(ref)!r}: no such file and no shipped model of that name")
+    if not path.is_file():
+        raise KwsError(f"model {path}: no such file")
+    return path
+
+
+class KeywordModel:
+    def __init__(self, ref: str | Path, frontend: FrontendParams | None = None, threads: int = 1):
+        self.path = resolve_model_path(ref)
+        self.frontend = frontend or FrontendParams()
+        self.meta = ModelMeta.load(self.path, self.frontend)
+        opts = ort.SessionOptions()
+        # One thread by default: a Pi has 4 small cores, and a wake-word engine shares them.
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise KwsError(f"{self.path}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from None
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        outputs = {o.name for o in self._session.get_outputs()}
+        wanted_in = {self.meta.features_input, *self.meta.state}
+        wanted_out = {self.meta.probabilities_output, *self.meta.state.values()}
+        if not wanted_in <= set(inputs) or not wanted_out <= outputs:
+            raise KwsError(f"{self.path}: graph inputs/outputs do not match its sidecar")
+        self._state_shapes = {}
+        for name in self.meta.state:
+            shape = inputs[name].shape
+            if not all(isinstance(d, int) for d in shape):
+                raise KwsError(f"{self.path}: state input {name} must have a fixed shape")
+            self._state_shapes[name] = tuple(shape)
+        self._output_names = [self.meta.probabilities_output, *self.meta.state.values()]
+
+    @property
+    def keyword(self) -> str:
+        return self.meta.keyword
+
+    @property
+    def frames_per_step(self) -> int:
+        return self.meta.frames_per_step
+
+    def step_end_time(self, step: int) -> float:
+        """Audio time (s) of the last sample that output step ``step`` has seen."""
+        fe = self.frontend
+        last_frame = step * self.frames_per_step
+        return (last_frame * fe.hop_samples + fe.window_samples) / fe.sample_rate
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        return {name: np.zeros(shape, dtype=np.float32) for name, shape in self._state_shapes.items()}
+
+    def run(self, feats: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+        """feats: (frames, n_mels), frames a multiple of frames_per_step."""
+        feed = {self.meta.features_input: np.ascontiguousarray(feats[None], dtype=np.float32), **state}
+        probs, *new = self._session.run(self._output_names, feed)
+        return probs[0], dict(zip(self.meta.state, new))
+
+    def stream(self) -> "ModelStream":
+        return ModelStream(self)
+
+
+class ModelStream:
+    def __init__(self, model: KeywordModel):
+        self.model = model
+        self.reset()
+
+    def reset(self) -> None:
+        self.state = self.model.initial_state()
+        self._pending = np.zeros((0, self.model.frontend.n_mels), dtype=np.float32)
+        self.steps_emitted = 0
+
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        """Feed feature frames; return the probabilities of the steps they complete."""
+        buf = np.concatenate([self._pending, frames]) if self._pending.size else frames
+        usable = buf.shape[0] - buf.shape[0] % self.model.frames_per_step
+        self._pending = buf[usable:]
+        if usable == 0:
+            return np.zeros(0, dtype=np.float32)
+        probs, self.state = self.model.run(buf[:usable], self.state)
+        self.steps_emitted += probs.size
+        return probs

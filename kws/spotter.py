@@ -1,0 +1,111 @@
+"""The streaming pipeline shared by file mode, the daemon and the benchmarks.
+
+audio chunks -> one StreamingLogMel -> each model's ModelStream -> its Trigger -> Detection
+
+Several keywords share the one front end.  ``Spotter.process`` takes chunks of any size;
+the results do not depend on how the audio was chunked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from kws.frontend import FrontendParams, StreamingLogMel
+from kws.model import KeywordModel
+from kws.trigger import Trigger, TriggerParams
+
+
+@dataclass(frozen=True)
+class Detection:
+    keyword: str
+    time_s: float  # audio time of the last sample the model had seen when it fired
+    probability: float
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["time_s"] = round(d["time_s"], 3)
+        d["probability"] = round(d["probability"], 4)
+        return d
+
+
+def trigger_params_for(model: KeywordModel, threshold: float | None = None,
+                       consecutive: int | None = None, refractory_s: float | None = None,
+                       mode: str = "consecutive", window: int = 5) -> TriggerParams:
+    """Trigger settings for a model: the sidecar's recommendations unless overridden."""
+    meta = model.meta
+    step_s = model.frames_per_step * model.frontend.hop_samples / model.frontend.sample_rate
+    refractory = meta.refractory_s if refractory_s is None else refractory_s
+    return TriggerParams(
+        threshold=meta.threshold if threshold is None else threshold,
+        consecutive=meta.consecutive if consecutive is None else consecutive,
+        refractory_steps=int(round(refractory / step_s)),
+        mode=mode, window=window)
+
+
+class Spotter:
+    """Detect keywords in a stream of 16 kHz mono float32 audio.
+
+    >>> spotter = Spotter.from_models(["alexa"])
+    >>> for detection in spotter.process(chunk): print(detection.keyword, detection.time_s)
+    """
+
+    def __init__(self, models: Sequence[KeywordModel], triggers: Sequence[TriggerParams] | None = None):
+        if not models:
+            raise ValueError("at least one model is needed")
+        self.frontend_params: FrontendParams = models[0].frontend
+        self.frontend = StreamingLogMel(self.frontend_params)
+        self.models = list(models)
+        triggers = triggers or [trigger_params_for(m) for m in self.models]
+        self.streams = [m.stream() for m in self.models]
+        self.triggers = [Trigger(t) for t in triggers]
+        self.last_probability = {m.keyword: 0.0 for m in self.models}
+        self.samples_seen = 0
+
+    @classmethod
+    def from_models(cls, refs: Iterable[str], threshold: float | None = None, **trigger_kw) -> "Spotter":
+        models = [KeywordModel(r) for r in refs]
+        return cls(models, [trigger_params_for(m, threshold, **trigger_kw) for m in models])
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend_params.sample_rate
+
+    def reset(self) -> None:
+        self.frontend.reset()
+        for s in self.streams:
+            s.reset()
+        for t in self.triggers:
+            t.reset()
+        self.samples_seen = 0
+
+    def process_scores(self, samples: np.ndarray) -> tuple[list[Detection], list[np.ndarray]]:
+        """Feed audio; return the detections and each model's new per-step probabilities."""
+        self.samples_seen += len(samples)
+        frames = self.frontend.push(samples)
+        detections, all_probs = [], []
+        for model, stream, trigger in zip(self.models, self.streams, self.triggers):
+            first_step = stream.steps_emitted
+            probs = stream.push(frames)
+            all_probs.append(probs)
+            if probs.size:
+                self.last_probability[model.keyword] = float(probs[-1])
+            for i, p in enumerate(probs):
+                score = trigger.update(p)
+                if score is not None:
+                    detections.append(Detection(model.keyword, model.step_end_time(first_step + i), score))
+        return detections, all_probs
+
+    def process(self, samples: np.ndarray) -> list[Detection]:
+        return self.process_scores(samples)[0]
+
+    def run(self, chunks: Iterable[np.ndarray]) -> Iterator[Detection]:
+        for chunk in chunks:
+            yield from self.process(chunk)
+
+
+def chunked(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(audio), size):
+        yield audio[start:start + size]

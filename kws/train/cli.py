@@ -1,0 +1,39 @@
+"""Glue between ``kws train`` and the recipe: config, overrides, progress on stderr."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+
+import click
+
+from kws.train.config import load_train_config
+
+
+def slug(word: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", word.lower()).strip("_") or "word"
+
+
+def train_command(config, word=None, out=None, data_root=None, argv=None) -> dict:
+    overrides = {}
+    if word:
+        overrides["word"] = word
+        overrides.setdefault("out", f"models/{slug(word)}.onnx")
+        overrides["work_dir"] = f"runs/{slug(word)}"
+    if out:
+        overrides["out"] = out
+    if data_root:
+        overrides["data.root"] = data_root
+    cfg = load_train_config(config, overrides)
+    command = "kws " + " ".join(shlex.quote(a) for a in (argv or sys.argv)[1:])
+
+    def log(msg):
+        click.echo(f"[train] {msg}", err=True)
+
+    from kws.train.train import run
+    extra = None
+    if cfg.word:
+        from kws.train.tts import synthesize_positives
+        extra = synthesize_positives(cfg, log=log)
+    return run(cfg, command=command, log=log, extra_positives=extra)

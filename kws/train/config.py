@@ -1,0 +1,107 @@
+"""Training configuration: one YAML file, checked key by key (see configs/train-alexa.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kws.configschema import load_dataclass
+from kws.train.model import NetParams
+
+
+@dataclass
+class DataConfig:
+    root: str = "../shared/data"  # relative to the working directory; $KWS_DATA_ROOT overrides
+    keyword: str = "alexa"  # folder under keywords/ with the positives (optional for text-only)
+    # Keyword folders (other than the keyword) and not-wake-words used as hard negatives.
+    negative_words: list = field(default_factory=lambda: [
+        "jarvis", "smart_mirror", "snowboy", "view_glass", "athena", "amelia", "heychatterbox",
+        "not-wake-words"])
+    dev_fraction: float = 0.15
+    test_fraction: float = 0.15
+    max_positives: int = 0  # 0 = all; small numbers make quick test runs
+    max_negatives_per_word: int = 0
+    max_background_files: int = 0
+
+
+@dataclass
+class SynthConfig:
+    clip_s: float = 4.0
+    train_clips_per_epoch: int = 3000
+    dev_clips: int = 600
+    p_positive: float = 0.55  # chance that a clip holds at least one positive
+    max_positives: int = 2
+    max_negatives: int = 2
+    label_steps: int = 12  # output steps labelled 1 right after a positive ends (12 x 30 ms)
+    snr_db: list = field(default_factory=lambda: [-5.0, 20.0])
+    level_dbfs: list = field(default_factory=lambda: [-45.0, -12.0])
+    p_reverb: float = 0.5
+    rt60_s: list = field(default_factory=lambda: [0.1, 0.8])
+    speed: list = field(default_factory=lambda: [0.85, 1.15])
+    warp: list = field(default_factory=lambda: [0.92, 1.08])  # mel-axis warp (pitch/formant)
+    spec_time_masks: int = 2
+    spec_freq_masks: int = 2
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 40
+    patience: int = 8
+    batch_size: int = 64
+    lr: float = 0.003
+    weight_decay: float = 0.0001
+    positive_weight: float = 4.0
+    seed: int = 1234
+    threads: int = 2
+    workers: int = 1
+
+
+@dataclass
+class EvalConfig:
+    background_hours: float = 1.0
+    keyword_snr_db: float = 10.0
+    target_fa_per_hour: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    out: str = "models/alexa.onnx"
+    work_dir: str = "runs/alexa"
+    # Text-only training (see kws.train.tts): synthesise positives of this phrase.
+    word: str = ""
+    tts_positives: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    net: NetParams = field(default_factory=NetParams)
+    fit: FitConfig = field(default_factory=FitConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    base_dir: Path = field(default=Path("."), repr=False, metadata={"internal": True})
+
+    def path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def load_train_config(path: str | Path | None, overrides: dict | None = None) -> TrainConfig:
+    import yaml
+
+    data = {}
+    base = Path.cwd()
+    if path is not None:
+        path = Path(path)
+        from kws.errors import KwsError
+        if not path.is_file():
+            raise KwsError(f"training config {path}: no such file")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise KwsError(f"training config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    cfg = load_dataclass(TrainConfig, data, f"training config {path}" if path else "training options")
+    cfg.base_dir = base
+    return cfg
