@@ -195,6 +195,24 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
     Service(cfg, config_path=config_path, overrides=overrides, meter=meter).run()
 
 
+@cli.command("install-service")
+@click.option("--no-start", is_flag=True, help="Write the files but do not enable/start the service.")
+@click.option("--unit-dir", default="/etc/systemd/system", type=click.Path(file_okay=False))
+@click.option("--config-dir", default="/etc/kws", type=click.Path(file_okay=False))
+@fail_cleanly
+def install_service(no_start, unit_dir, config_dir):
+    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root."""
+    from pathlib import Path
+
+    from kws.daemon.install import install
+
+    try:
+        for line in install(Path(unit_dir), Path(config_dir), start=not no_start):
+            click.echo(line)
+    except PermissionError as exc:
+        raise KwsError(f"{exc.filename}: permission denied (run with sudo)") from None
+
+
 @cli.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option("--word", default=None, help="Train from text alone: the phrase to synthesise.")

@@ -8,7 +8,7 @@ false alarms per hour.  Both are plain numpy arrays, so any engine can be scored
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,10 +19,27 @@ SR = 16000
 class Stream:
     audio: np.ndarray
     labels: list[tuple[float, float]]  # (start_s, end_s) windows in which a detection is a hit
+    word_ends: list[float] = field(default_factory=list)  # where each keyword's speech ends (s)
 
     @property
     def hours(self) -> float:
         return len(self.audio) / SR / 3600
+
+
+def speech_bounds(audio: np.ndarray, sr: int = 16000, rel_db: float = -30.0) -> tuple[int, int]:
+    """Start and end sample of the loud part of an utterance (10 ms energy, relative to its peak).
+
+    The label is placed at the end of the word, so the end must not be the file's end
+    (recordings carry silence and handling noise around the word).
+    """
+    hop = sr // 100
+    n = len(audio) // hop
+    if n == 0:
+        return 0, len(audio)
+    energy = (audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2).mean(axis=1) + 1e-12
+    db = 10 * np.log10(energy)
+    loud = np.flatnonzero(db >= db.max() + rel_db)
+    return int(loud[0] * hop), int(min(len(audio), (loud[-1] + 1) * hop))
 
 
 def _rms(x):
@@ -42,7 +59,7 @@ def keyword_stream(clips: list[np.ndarray], speech: list[np.ndarray], noise: lis
                    label_tail_s: float = 1.0) -> Stream:
     """Clips separated by background speech, noise at ``snr_db`` below the clips' level."""
     rng = np.random.default_rng(seed)
-    parts, labels, t = [], [], 0
+    parts, labels, word_ends, t = [], [], [], 0
     clip_rms = np.median([_rms(c) for c in clips]) if clips else 0.05
     for clip in clips:
         gap = _take(rng, speech, int(rng.uniform(*gap_s) * SR)) if speech else np.zeros(int(gap_s[0] * SR), np.float32)
@@ -50,6 +67,7 @@ def keyword_stream(clips: list[np.ndarray], speech: list[np.ndarray], noise: lis
         parts += [gap, clip.astype(np.float32)]
         t += len(gap)
         labels.append((t / SR, (t + len(clip)) / SR + label_tail_s))
+        word_ends.append((t + speech_bounds(clip)[1]) / SR)
         t += len(clip)
     tail = _take(rng, speech, 2 * SR) if speech else np.zeros(2 * SR, np.float32)
     parts.append(tail * (clip_rms / max(_rms(tail), 1e-6)) * 0.3)
@@ -57,7 +75,7 @@ def keyword_stream(clips: list[np.ndarray], speech: list[np.ndarray], noise: lis
     if noise:
         n = _take(rng, noise, len(audio))
         audio = audio + n * (clip_rms / max(_rms(n), 1e-6)) * 10 ** (-snr_db / 20)
-    return Stream(np.clip(audio, -1, 1).astype(np.float32), labels)
+    return Stream(np.clip(audio, -1, 1).astype(np.float32), labels, word_ends)
 
 
 def background_stream(sources: list[np.ndarray], hours: float, seed: int = 0) -> Stream:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from kws.frontend import FrontendParams

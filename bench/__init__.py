@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy (DET), latency and cost, soak — kws side by side with its peers."""

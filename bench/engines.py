@@ -1,0 +1,185 @@
+"""One adapter per engine, in the style of the Picovoice wake-word benchmark.
+
+Each adapter turns 16 kHz float32 audio into a score per native frame (``scores``) and
+says how its own recommended trigger turns scores into detections (``trigger``), so one
+threshold sweep (kws.eval.scoring) serves every engine.  Porcupine only reports
+detections, so its "threshold" is its sensitivity and each value is a separate run.
+Peers are optional (`pip install -e '.[bench]'`); an engine that cannot be imported
+is reported as unavailable and the others still run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kws.trigger import TriggerParams
+
+SR = 16000
+REFRACTORY_S = 1.5  # the same for every engine: one utterance, one detection
+
+
+def _int16(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+class Engine:
+    name = "engine"
+    frame_samples = 480
+    sweep_by_rerun = False  # True: each threshold needs its own pass (Porcupine)
+    thresholds: np.ndarray = np.linspace(0.05, 0.99, 60)
+
+    def reset(self) -> None: ...
+
+    def process(self, frame: np.ndarray) -> float:
+        """Score of one native frame (float32 samples, frame_samples long)."""
+        raise NotImplementedError
+
+    def scores(self, audio: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        self.reset()
+        n = len(audio) // self.frame_samples
+        return np.array([self.process(audio[i * self.frame_samples:(i + 1) * self.frame_samples])
+                         for i in range(n)], dtype=np.float32)
+
+    @property
+    def frame_s(self) -> float:
+        return self.frame_samples / SR
+
+    def trigger(self, threshold: float) -> TriggerParams:
+        return TriggerParams(threshold=threshold, consecutive=1,
+                             refractory_steps=int(round(REFRACTORY_S / self.frame_s)))
+
+    def frame_times(self, n: int) -> np.ndarray:
+        return (np.arange(n) + 1) * self.frame_s
+
+
+class KwsEngine(Engine):
+    """Ours: the shipped model through the runtime Spotter, its sidecar's trigger."""
+
+    name = "kws (ours)"
+
+    def __init__(self, model: str = "alexa"):
+        from kws.model import KeywordModel
+        from kws.spotter import Spotter
+
+        self.model = KeywordModel(model)
+        self.spotter = Spotter([self.model])
+        self.frame_samples = self.model.frames_per_step * self.model.frontend.hop_samples
+        self.thresholds = np.unique(np.concatenate([np.linspace(0.05, 0.95, 46), 1 - np.logspace(-1.3, -4, 30)]))
+
+    def reset(self):
+        self.spotter.reset()
+
+    def process(self, frame):
+        _, (p,) = self.spotter.process_scores(frame)
+        return float(p[-1]) if p.size else 0.0
+
+    def scores(self, audio, threshold=None):
+        from kws.filemode import run_audio
+        _, (p,) = run_audio(self.spotter, audio, tail_pad_s=0)
+        return p
+
+    def trigger(self, threshold):
+        from kws.spotter import trigger_params_for
+        return trigger_params_for(self.model, threshold=threshold, refractory_s=REFRACTORY_S)
+
+    def frame_times(self, n):
+        return np.array([self.model.step_end_time(i) for i in range(n)])
+
+
+class OpenWakeWordEngine(Engine):
+    """openWakeWord 0.5.1, its bundled alexa ONNX model on onnxruntime (nothing downloaded).
+    Its recommended trigger: score >= 0.5 on one 80 ms frame."""
+
+    name = "openWakeWord"
+    frame_samples = 1280
+
+    def __init__(self):
+        import openwakeword
+        from openwakeword.model import Model
+
+        path = next(p for p in openwakeword.get_pretrained_model_paths("onnx") if "alexa" in p)
+        self.model = Model(wakeword_models=[path], inference_framework="onnx")
+        self.key = next(iter(self.model.models))
+
+    def reset(self):
+        self.model.reset()
+
+    def process(self, frame):
+        return float(self.model.predict(_int16(frame))[self.key])
+
+
+class MicroWakeWordEngine(Engine):
+    """pymicro-wakeword's bundled alexa model: mean of the last 5 probabilities > 0.9."""
+
+    name = "microWakeWord"
+    frame_samples = 480  # three 10 ms feature frames make one inference
+
+    def __init__(self):
+        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
+
+        self._mww, self._features = MicroWakeWord, MicroWakeWordFeatures
+        self.model = MicroWakeWord.from_builtin(Model.ALEXA)
+        self.features = MicroWakeWordFeatures()
+        self.last = 0.0
+
+    def reset(self):
+        self.model.reset()
+        self.features = self._features()
+        self.last = 0.0
+
+    def process(self, frame):
+        for feats in self.features.process_streaming(_int16(frame).tobytes()):
+            p = self.model.process_streaming_prob(feats)
+            if p is not None:
+                self.last = float(p)
+        return self.last
+
+
+class PorcupineEngine(Engine):
+    """Porcupine 1.9.5 (offline, no access key), keyword alexa, swept over sensitivity."""
+
+    name = "Porcupine"
+    sweep_by_rerun = True
+    thresholds = np.array([0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
+
+    def __init__(self):
+        import pvporcupine
+
+        self._pv = pvporcupine
+        self.sensitivity = 0.5
+        self.handle = pvporcupine.create(keywords=["alexa"], sensitivities=[self.sensitivity])
+        self.frame_samples = self.handle.frame_length
+
+    def reset(self):
+        pass
+
+    def set_sensitivity(self, s: float):
+        self.handle.delete()
+        self.sensitivity = s
+        self.handle = self._pv.create(keywords=["alexa"], sensitivities=[s])
+
+    def process(self, frame):
+        return 1.0 if self.handle.process(_int16(frame)) >= 0 else 0.0
+
+    def scores(self, audio, threshold=None):
+        if threshold is not None and threshold != self.sensitivity:
+            self.set_sensitivity(threshold)
+        return super().scores(audio)
+
+    def trigger(self, threshold):
+        return TriggerParams(threshold=0.5, consecutive=1, refractory_steps=int(round(REFRACTORY_S / self.frame_s)))
+
+
+ENGINES = {"kws": KwsEngine, "openwakeword": OpenWakeWordEngine, "microwakeword": MicroWakeWordEngine,
+           "porcupine": PorcupineEngine}
+
+
+def load_engines(names) -> tuple[list[Engine], dict[str, str]]:
+    """Instantiate what installs here; return the engines and, per missing one, why."""
+    engines, missing = [], {}
+    for name in names:
+        try:
+            engines.append(ENGINES[name]())
+        except Exception as exc:  # ImportError, or a native library that will not load
+            missing[name] = f"{type(exc).__name__}: {exc}"
+    return engines, missing

@@ -1,0 +1,129 @@
+"""The `kws` command as a user runs it: real processes, real exit codes, real stderr."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO, SR, embed, read
+
+
+def kws(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "kws.cli.main", *map(str, args)], capture_output=True,
+                          text=True, cwd=REPO, timeout=300, **kw)
+
+
+def detections(stdout):
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def keyword_wav(tmp_path_factory, alexa_test_clips, background_speech):
+    audio, spans = embed(alexa_test_clips, background_speech)
+    path = tmp_path_factory.mktemp("wav") / "with_keyword.wav"
+    sf.write(path, audio, SR)
+    return path, spans
+
+
+@pytest.fixture(scope="module")
+def background_wav(tmp_path_factory, data_root):
+    speech = read(data_root / "background" / "speech" / "hedgewars_voices_004.ogg")[: 90 * SR]
+    music = read(data_root / "background" / "music" / "wesnoth_005.ogg")[: 90 * SR]
+    path = tmp_path_factory.mktemp("wav") / "no_keyword.wav"
+    sf.write(path, np.concatenate([speech, music]), SR)
+    return path
+
+
+def test_detect_finds_the_keyword_where_it_was_said(keyword_wav):
+    path, spans = keyword_wav
+    r = kws("detect", path)
+    assert r.returncode == 0, r.stderr
+    dets = detections(r.stdout)
+    hit = [any(a <= d["time_s"] <= b + 1.0 for d in dets) for a, b in spans]
+    outside = [d for d in dets if not any(a <= d["time_s"] <= b + 1.0 for a, b in spans)]
+    assert sum(hit) >= len(spans) - 2, (hit, dets)
+    assert outside == []
+    assert {d["keyword"] for d in dets} == {"alexa"} and all(d["file"] == str(path) for d in dets)
+
+
+def test_detect_finds_nothing_without_the_keyword(background_wav):
+    r = kws("detect", background_wav)
+    assert r.returncode == 0, r.stderr
+    assert detections(r.stdout) == []
+
+
+def test_other_rates_and_stereo_are_converted_with_a_note(tmp_path, alexa_test_clips, background_speech):
+    import soxr
+    audio, spans = embed(alexa_test_clips[:3], background_speech)
+    stereo = np.stack([soxr.resample(audio, SR, 44100)] * 2, axis=1)
+    path = tmp_path / "cd.wav"
+    sf.write(path, stereo, 44100)
+    r = kws("detect", path)
+    assert r.returncode == 0
+    assert "44100 Hz, resampled" in r.stderr and "2 channels" in r.stderr
+    assert len(detections(r.stdout)) >= 2
+
+
+def test_bad_files_fail_one_line_each_and_others_still_run(tmp_path, keyword_wav):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SR)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(keyword_wav[0].read_bytes()[:30])
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n")
+    r = kws("detect", empty, truncated, keyword_wav[0], text, tmp_path / "missing.wav")
+    assert r.returncode == 2
+    errors = [line for line in r.stderr.splitlines() if line.startswith("kws: error:")]
+    assert len(errors) == 4 and "Traceback" not in r.stderr
+    for p in (empty, truncated, text, tmp_path / "missing.wav"):
+        assert sum(str(p) in e for e in errors) == 1
+    assert len(detections(r.stdout)) >= 8  # the good file was still processed
+
+
+@pytest.mark.parametrize("yaml_text, expected", [
+    ("trigger:\n  refractory: 2\n", "unknown key 'trigger.refractory'"),
+    ("trigger:\n  refractory_s: soon\n", "key 'trigger.refractory_s' must be a number"),
+    ("models:\n  - path: alexa\n    threshold: 3\n", "models[0].threshold must be within"),
+    ("audio: [1, 2]\n", "'audio' must be a mapping"),
+    ("models: [x: [\n", "not valid YAML"),
+])
+def test_bad_config_names_the_key(tmp_path, keyword_wav, yaml_text, expected):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    r = kws("detect", "--config", cfg, keyword_wav[0])
+    assert r.returncode == 2
+    assert expected in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_missing_model_names_the_path(tmp_path, keyword_wav):
+    r = kws("detect", "--model", tmp_path / "gone.onnx", keyword_wav[0])
+    assert r.returncode == 2 and str(tmp_path / "gone.onnx") in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_scores_csv(keyword_wav):
+    r = kws("scores", keyword_wav[0])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "time_s,probability"
+    rows = np.array([[float(x) for x in line.split(",")] for line in lines[1:]])
+    assert np.all(np.diff(rows[:, 0]) > 0) and rows[:, 1].max() > 0.5 and rows[:, 1].min() >= 0
+    assert abs(rows[1, 0] - rows[0, 0] - 0.03) < 1e-6
+
+
+def test_version_and_help():
+    assert kws("--version").stdout.startswith("kws, version")
+    r = kws("--help")
+    assert all(c in r.stdout for c in ("listen", "detect", "scores", "devices", "train"))
+
+
+def test_runtime_never_imports_torch():
+    code = ("import sys, kws, kws.cli.main, kws.daemon.service, kws.filemode, kws.eval.scoring, kws.actions;"
+            "from kws.model import KeywordModel; KeywordModel('alexa');"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'scipy', 'matplotlib') or m.startswith('kws.train')];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stdout + r.stderr

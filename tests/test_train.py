@@ -1,0 +1,132 @@
+"""Training: splits, synthesis labels, export parity, and a short run that must learn."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training tests need the train extra")
+
+from kws.frontend import FrontendParams, LogMel  # noqa: E402
+from kws.model import KeywordModel  # noqa: E402
+from kws.train import data as data_mod  # noqa: E402
+from kws.train.config import SynthConfig, load_train_config  # noqa: E402
+from kws.train.data import Utterance  # noqa: E402
+from kws.train.export import export_onnx, write_sidecar  # noqa: E402
+from kws.train.model import KeywordNet, NetParams  # noqa: E402
+from kws.train.synth import SplitData, compose, step_labels  # noqa: E402
+
+
+def test_no_clip_lands_in_two_splits(data_root):
+    """Some recordings exist twice under different names; each content lands in one split only."""
+    seen: dict = {}
+    found: dict = {}
+    duplicates = 0
+    for word_dir in sorted(p for p in (data_root / "keywords").iterdir() if p.is_dir()):
+        splits = data_mod.load_split_clips(word_dir, 0.15, 0.15, seen=seen)
+        n_files = len(data_mod.audio_files(word_dir))
+        kept = sum(len(v) for v in splits.values())
+        duplicates += n_files - kept
+        for split, clips in splits.items():
+            for path, audio in clips:
+                h = data_mod.content_hash(audio)  # recomputed independently of the loader
+                assert found.setdefault(h, split) == split, f"{path} content also in split {found[h]}"
+    assert duplicates > 0  # the data really has duplicates, so this test is not vacuous
+    bg = data_mod.split_background(data_mod.audio_files(data_root / "background"))
+    names = [set(map(str, v)) for v in bg.values()]
+    assert not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
+    dev_minutes = sum(data_mod.read_audio(f, warn=lambda m: None).size for f in bg["dev"]) / 16000 / 60
+    assert dev_minutes >= 60  # the dev false-alarm stream needs an hour
+
+
+def test_positive_split_is_by_contiguous_number():
+    from pathlib import Path
+    files = sorted([Path(f"pv-{i}.flac") for i in range(100)], key=data_mod._number_key)
+    s = data_mod.split_contiguous(files, 0.15, 0.15)
+    assert [f.stem for f in s["train"]] == [f"pv-{i}" for i in range(70)]
+    assert [f.stem for f in s["test"]][-1] == "pv-99"
+
+
+def _tone_word(seconds=0.5):
+    t = np.arange(int(seconds * 16000)) / 16000
+    word = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    pad = np.zeros(800, np.float32)
+    return Utterance(np.concatenate([pad, word, pad]), "tone", "tone")
+
+
+def test_labels_land_right_after_each_positive():
+    fe = FrontendParams()
+    cfg = SynthConfig(p_positive=1.0, max_positives=2, max_negatives=0, p_reverb=0.0, speed=[1.0, 1.0],
+                      snr_db=[40.0, 40.0], level_dbfs=[-20.0, -20.0])
+    data = SplitData([_tone_word()], [], [np.zeros(16000 * 10, np.float32) + 1e-4])
+    for seed in range(20):
+        clip = compose(np.random.default_rng(seed), data, cfg, 4 * 16000)
+        assert 1 <= len(clip.positive_ends) <= 2
+        frames = LogMel(fe)(clip.audio)
+        n_steps = frames.shape[0] // 3
+        labels = step_labels(clip.positive_ends, n_steps, 3, fe, 12)
+        for end in clip.positive_ends:
+            # the tone really ends there: loud before, quiet after
+            loud, quiet = np.abs(clip.audio[end - 400:end]).max(), np.abs(clip.audio[end + 50:end + 400]).max()
+            assert loud > 10 * quiet
+            first = next(j for j in range(n_steps) if j * 3 * fe.hop_samples + fe.window_samples >= end)
+            assert labels[first] == 1 and (first == 0 or labels[first - 1] == 0 or len(clip.positive_ends) == 2)
+            assert labels[first:first + 12].sum() == min(12, n_steps - first)
+        assert labels.sum() <= 12 * len(clip.positive_ends)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(0)
+    net = KeywordNet(NetParams(conv_channels=32, gru_hidden=24)).eval()
+    with torch.no_grad():  # non-trivial normalisation and batch-norm statistics
+        net.feat_mean.uniform_(-8, 0)
+        net.feat_std.uniform_(1, 3)
+        net.norm.running_mean.uniform_(-0.5, 0.5)
+        net.norm.running_var.uniform_(0.5, 2)
+    path = tmp_path_factory.mktemp("m") / "m.onnx"
+    export_onnx(net, path)
+    write_sidecar(path, "test", FrontendParams(), net.p.stride, 0.5, 3, 1.5, {})
+    return net, path
+
+
+def _torch_probs(net, feats):
+    with torch.no_grad():
+        p, _, _ = net(torch.from_numpy(feats)[None], *net.initial_state(1))
+    return p[0].numpy()
+
+
+def test_onnx_equals_torch_on_random_and_real_input(exported, alexa_test_clips):
+    net, path = exported
+    model = KeywordModel(path)
+    rng = np.random.default_rng(0)
+    real = LogMel()(alexa_test_clips[0])
+    for feats in (rng.normal(-4, 3, size=(300, 40)).astype(np.float32), real[: len(real) // 3 * 3]):
+        ort_p, _ = model.run(feats, model.initial_state())
+        assert np.max(np.abs(ort_p - _torch_probs(net, feats))) <= 1e-4
+
+
+def test_exported_model_step_by_step_equals_whole(exported):
+    _, path = exported
+    model = KeywordModel(path)
+    feats = np.random.default_rng(1).normal(-4, 3, size=(600, 40)).astype(np.float32)
+    whole, _ = model.run(feats, model.initial_state())
+    s = model.stream()
+    steps = np.concatenate([s.push(feats[i:i + 3]) for i in range(0, 600, 3)])
+    assert np.max(np.abs(steps - whole)) <= 1e-5
+
+
+@pytest.mark.slow
+def test_short_training_run_learns(tmp_path, data_root):
+    """About a minute on 2 cores: a small real subset must give a dev AUC well above chance."""
+    from kws.train.train import run
+
+    cfg = load_train_config(None, {
+        "out": str(tmp_path / "small.onnx"), "work_dir": str(tmp_path / "work"),
+        "data.root": str(data_root), "data.max_positives": 120, "data.max_negatives_per_word": 40,
+        "data.max_background_files": 2, "synth.train_clips_per_epoch": 1200, "synth.dev_clips": 200,
+        "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,
+        "fit.epochs": 5, "fit.lr": 0.005, "eval.background_hours": 0.05})
+    result = run(cfg, log=lambda m: None)
+    assert result["fit"]["dev_auc"] >= 0.8, result["fit"]["history"]
+    model = KeywordModel(tmp_path / "small.onnx")  # sidecar written and accepted by the runtime
+    assert model.keyword == "alexa" and (tmp_path / "small-report.md").is_file()
+    assert (tmp_path / "small-det.png").stat().st_size > 1000
