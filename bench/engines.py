@@ -130,7 +130,9 @@ class MicroWakeWordEngine(Engine):
     def process(self, frame):
         for feats in self.features.process_streaming(_int16(frame).tobytes()):
             p = self.model.process_streaming_prob(feats)
-            if p is not None:
+            # It returns 0.0 while it gathers a stride of features; only a call that ran the
+            # model (and so emptied its feature list) carries a real probability.
+            if p is not None and not self.model._features:
                 self.last = float(p)
         return self.last
 

@@ -109,3 +109,21 @@ class Spotter:
 def chunked(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(audio), size):
         yield audio[start:start + size]
+
+
+def spotter_from_config(cfg, model_refs=(), threshold: float | None = None,
+                        consecutive: int | None = None) -> Spotter:
+    """The Spotter a runtime Config (kws.config) describes; ``model_refs`` replaces its models."""
+    entries = cfg.model_entries()
+    if model_refs:
+        from kws.config import ModelEntry
+        entries = [ModelEntry(path=str(r)) for r in model_refs]
+    models, triggers = [], []
+    for e in entries:
+        m = KeywordModel(e.path)
+        models.append(m)
+        triggers.append(trigger_params_for(
+            m, threshold=threshold if threshold is not None else e.threshold,
+            consecutive=consecutive if consecutive is not None else e.consecutive,
+            refractory_s=cfg.trigger.refractory_s, mode=cfg.trigger.mode, window=cfg.trigger.window))
+    return Spotter(models, triggers)

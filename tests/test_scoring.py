@@ -60,3 +60,6 @@ def test_streams_have_labels_where_clips_are():
         assert abs((b - a) - (0.5 + 1.0)) < 1e-6  # clip length + 1 s tail
     bg = background_stream(speech, hours=0.02, seed=0)
     assert bg.hours >= 0.02 and bg.labels == []
+    short, long_ = np.full(16000, 0.1, np.float32), np.full(16000 * 200, 0.2, np.float32)
+    bg = background_stream([long_, short], hours=0.01, seed=0)  # 36 s asked, 201 s given
+    assert len(bg.audio) == len(short) + len(long_)  # nothing is cut away, the short one is in

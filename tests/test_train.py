@@ -45,6 +45,15 @@ def test_positive_split_is_by_contiguous_number():
     assert [f.stem for f in s["test"]][-1] == "pv-99"
 
 
+def test_partial_auc_rewards_beating_the_hardest_negatives():
+    from kws.train.fit import partial_auc, roc_auc
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    positive = np.array([1, 1, 0, 1, 0, 0], bool)
+    assert partial_auc(scores, positive, max_fpr=0.34) == pytest.approx(2 / 3)  # 2 of 3 above the top negative
+    assert roc_auc(scores, positive) == pytest.approx(8 / 9)
+    assert partial_auc(np.array([0.9, 0.1]), np.array([True, False])) == 1.0
+
+
 def _tone_word(seconds=0.5):
     t = np.arange(int(seconds * 16000)) / 16000
     word = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -122,9 +131,9 @@ def test_short_training_run_learns(tmp_path, data_root):
     cfg = load_train_config(None, {
         "out": str(tmp_path / "small.onnx"), "work_dir": str(tmp_path / "work"),
         "data.root": str(data_root), "data.max_positives": 120, "data.max_negatives_per_word": 40,
-        "data.max_background_files": 2, "synth.train_clips_per_epoch": 1200, "synth.dev_clips": 200,
+        "data.max_background_files": 2, "synth.train_clips_per_epoch": 1500, "synth.dev_clips": 200,
         "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,
-        "fit.epochs": 5, "fit.lr": 0.005, "eval.background_hours": 0.05})
+        "fit.epochs": 8, "fit.lr": 0.005, "fit.mine_from_epoch": 4, "eval.background_hours": 0.05})
     result = run(cfg, log=lambda m: None)
     assert result["fit"]["dev_auc"] >= 0.8, result["fit"]["history"]
     model = KeywordModel(tmp_path / "small.onnx")  # sidecar written and accepted by the runtime

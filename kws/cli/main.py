@@ -42,25 +42,6 @@ def load_cfg(config_path, **overrides):
     return load_config(config_path, overrides)
 
 
-def build_spotter(cfg, model_refs=(), threshold=None, consecutive=None):
-    from kws.model import KeywordModel
-    from kws.spotter import Spotter, trigger_params_for
-
-    entries = cfg.model_entries()
-    if model_refs:
-        from kws.config import ModelEntry
-        entries = [ModelEntry(path=r) for r in model_refs]
-    models, triggers = [], []
-    for e in entries:
-        m = KeywordModel(e.path)
-        models.append(m)
-        triggers.append(trigger_params_for(
-            m, threshold=threshold if threshold is not None else e.threshold,
-            consecutive=consecutive if consecutive is not None else e.consecutive,
-            refractory_s=cfg.trigger.refractory_s, mode=cfg.trigger.mode, window=cfg.trigger.window))
-    return Spotter(models, triggers)
-
-
 model_option = click.option("-m", "--model", "models", multiple=True, metavar="NAME|PATH",
                             help="Shipped model name or .onnx path (repeat for several keywords).")
 threshold_option = click.option("-t", "--threshold", type=click.FloatRange(0, 1), default=None,
@@ -89,9 +70,10 @@ def detect(files, models, threshold, config_path):
     """
     from kws.audio.files import read_audio
     from kws.filemode import run_audio
+    from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
-    spotter = build_spotter(cfg, models, threshold)
+    spotter = spotter_from_config(cfg, models, threshold)
     failed = 0
     for path in files:
         try:
@@ -138,9 +120,10 @@ def scores(file, model, config_path):
     """Per-step keyword probability of FILE as CSV (time_s,probability)."""
     from kws.audio.files import read_audio
     from kws.filemode import run_audio, step_times
+    from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
-    spotter = build_spotter(cfg, [model] if model else [cfg.model_entries()[0].path])
+    spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
     audio = read_audio(file, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
     _, (probs,) = run_audio(spotter, audio)
     writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -20,6 +20,7 @@ from kws.daemon.notify import Notifier
 from kws.daemon.saver import DetectionSaver
 from kws.errors import KwsError
 from kws.listener import Listener
+from kws.spotter import spotter_from_config
 
 log = logging.getLogger("kws.service")
 
@@ -27,16 +28,13 @@ log = logging.getLogger("kws.service")
 class Service:
     def __init__(self, cfg, config_path=None, overrides=None, meter: bool = False, source=None,
                  notifier: Notifier | None = None, callback=None):
-        from kws.cli.main import build_spotter  # one place turns a config into a Spotter
-
-        self._build_spotter = build_spotter
         self.cfg, self.config_path, self.overrides = cfg, config_path, dict(overrides or {})
         self.meter, self.callback = meter, callback
         self.metrics = Metrics()
         self.notifier = notifier or Notifier()
         self.stop_event = threading.Event()
         self._reload_requested = threading.Event()
-        spotter = build_spotter(cfg)
+        spotter = spotter_from_config(cfg)
         self.runner = self._make_runner(cfg)
         if source is None:
             from kws.audio.capture import MicrophoneSource
@@ -85,7 +83,7 @@ class Service:
         self.metrics.reloads += 1
         try:
             cfg = load_config(self.config_path, self.overrides)
-            spotter = self._build_spotter(cfg)
+            spotter = spotter_from_config(cfg)
             runner = self._make_runner(cfg)
         except KwsError as exc:
             self.metrics.reload_failures += 1

@@ -79,15 +79,15 @@ def keyword_stream(clips: list[np.ndarray], speech: list[np.ndarray], noise: lis
 
 
 def background_stream(sources: list[np.ndarray], hours: float, seed: int = 0) -> Stream:
-    """At least ``hours`` of background: the sources in turn, looped, levels varied per piece."""
+    """All of ``sources`` in a seeded random order (looped only if they are shorter than
+    ``hours``), each piece at a level varied by -10..+3 dB.  Every source is always in:
+    cutting the list at ``hours`` would silently drop whole kinds of background."""
     rng = np.random.default_rng(seed)
     need = int(hours * 3600 * SR)
     parts, total = [], 0
-    while total < need:
-        for src in sources:
-            piece = src[: min(len(src), need - total)] * 10 ** (rng.uniform(-10, 3) / 20)
+    while total < need or not parts:
+        for k in rng.permutation(len(sources)):
+            piece = sources[k] * 10 ** (rng.uniform(-10, 3) / 20)
             parts.append(piece.astype(np.float32))
             total += len(piece)
-            if total >= need:
-                break
     return Stream(np.clip(np.concatenate(parts), -1, 1), [])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import soxr
-from scipy.signal import fftconvolve
+from scipy.signal import butter, fftconvolve, sosfilt
 
 SR = 16000
 
@@ -54,6 +54,16 @@ def room_impulse_response(rng: np.random.Generator, rt60_s: float) -> np.ndarray
 
 def reverberate(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
     return fftconvolve(x, ir)[: len(x) + len(ir) // 2].astype(np.float32)
+
+
+def colour(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """A different microphone or channel: random low-pass, high-pass or both (2nd-order)."""
+    kind = rng.integers(3)
+    if kind in (0, 2):
+        x = sosfilt(butter(2, rng.uniform(2500, 7000), "lowpass", fs=SR, output="sos"), x)
+    if kind in (1, 2):
+        x = sosfilt(butter(2, rng.uniform(80, 400), "highpass", fs=SR, output="sos"), x)
+    return x.astype(np.float32)
 
 
 def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:

@@ -18,9 +18,11 @@ def slug(word: str) -> str:
 def train_command(config, word=None, out=None, data_root=None, argv=None) -> dict:
     overrides = {}
     if word:
-        overrides["word"] = word
-        overrides.setdefault("out", f"models/{slug(word)}.onnx")
-        overrides["work_dir"] = f"runs/{slug(word)}"
+        # A new word from text alone: its own output, no recordings of the default keyword.
+        overrides.update({"word": word, "out": f"models/{slug(word)}.onnx", "work_dir": f"runs/{slug(word)}"})
+        if config is None:
+            overrides["data.keyword"] = slug(word)  # recordings of it, if the data root has any
+            overrides["data.train_on_recordings"] = False
     if out:
         overrides["out"] = out
     if data_root:
@@ -32,8 +34,9 @@ def train_command(config, word=None, out=None, data_root=None, argv=None) -> dic
         click.echo(f"[train] {msg}", err=True)
 
     from kws.train.train import run
-    extra = None
-    if cfg.word:
-        from kws.train.tts import synthesize_positives
-        extra = synthesize_positives(cfg, log=log)
-    return run(cfg, command=command, log=log, extra_positives=extra)
+    if not cfg.word:
+        return run(cfg, command=command, log=log)
+    from kws.train.tts.synth import synthesize_positives
+    positives, negatives, summary = synthesize_positives(cfg, log=log)
+    return run(cfg, command=command, log=log, extra_positives=positives, extra_negatives=negatives,
+               tts_summary=summary)

@@ -17,6 +17,8 @@ class DataConfig:
     negative_words: list = field(default_factory=lambda: [
         "jarvis", "smart_mirror", "snowboy", "view_glass", "athena", "amelia", "heychatterbox",
         "not-wake-words"])
+    # False: recordings of the keyword are used only to evaluate (the text-only experiment)
+    train_on_recordings: bool = True
     dev_fraction: float = 0.15
     test_fraction: float = 0.15
     max_positives: int = 0  # 0 = all; small numbers make quick test runs
@@ -34,8 +36,12 @@ class SynthConfig:
     max_negatives: int = 2
     label_steps: int = 12  # output steps labelled 1 right after a positive ends (12 x 30 ms)
     snr_db: list = field(default_factory=lambda: [-5.0, 20.0])
-    level_dbfs: list = field(default_factory=lambda: [-45.0, -12.0])
+    # Talker level (speech RMS).  Real recordings go down to about -55 dBFS (a quiet
+    # microphone), so the range must too, or a quiet speaker is never heard.
+    level_dbfs: list = field(default_factory=lambda: [-62.0, -10.0])
     p_reverb: float = 0.5
+    p_colour: float = 0.3  # random microphone/channel filtering
+    p_hard_background: float = 0.35  # share of backgrounds centred on mined hard spots
     rt60_s: list = field(default_factory=lambda: [0.1, 0.8])
     speed: list = field(default_factory=lambda: [0.85, 1.15])
     warp: list = field(default_factory=lambda: [0.92, 1.08])  # mel-axis warp (pitch/formant)
@@ -45,8 +51,8 @@ class SynthConfig:
 
 @dataclass
 class FitConfig:
-    epochs: int = 40
-    patience: int = 8
+    epochs: int = 50
+    patience: int = 10
     batch_size: int = 64
     lr: float = 0.003
     weight_decay: float = 0.0001
@@ -54,6 +60,8 @@ class FitConfig:
     seed: int = 1234
     threads: int = 2
     workers: int = 1
+    mine_from_epoch: int = 3  # hard-negative mining starts after this epoch (0: never)
+    mine_every: int = 2
 
 
 @dataclass
@@ -69,7 +77,10 @@ class TrainConfig:
     work_dir: str = "runs/alexa"
     # Text-only training (see kws.train.tts): synthesise positives of this phrase.
     word: str = ""
-    tts_positives: int = 0
+    tts_positives: int = 1500
+    tts_negatives: int = 800
+    tts_confusable_words: int = 40
+    tts_noncommercial: bool = False  # MBROLA voices and RHVoice evgeniy-eng/lyubov: opt-in
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     net: NetParams = field(default_factory=NetParams)

@@ -38,6 +38,8 @@ class Corpus:
     """Everything one training run reads, split into train/dev/test."""
 
     positives: dict[str, list[Utterance]] = field(default_factory=dict)
+    # Real recordings of the keyword, scored in the dev stream even when not trained on.
+    eval_positives: dict[str, list[Utterance]] = field(default_factory=dict)
     negatives: dict[str, list[Utterance]] = field(default_factory=dict)
     background: dict[str, list[np.ndarray]] = field(default_factory=dict)
     background_files: dict[str, list[str]] = field(default_factory=dict)
@@ -58,7 +60,8 @@ class Corpus:
         return out
 
 
-def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None, progress=None) -> Corpus:
+def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
+                extra_negatives: dict[str, list[Utterance]] | None = None, progress=None) -> Corpus:
     """Read the recordings named by a DataConfig (``cfg``) from the data root."""
     root = data_root(cfg.root)
     progress = progress or (lambda msg: None)
@@ -66,15 +69,19 @@ def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None, 
     seen: dict = {}
     kw_dir = root / "keywords" / cfg.keyword
     corpus.positives = {s: [] for s in SPLITS}
+    corpus.eval_positives = {s: [] for s in SPLITS}
     if cfg.keyword and kw_dir.is_dir():
         for split, clips in load_split_clips(kw_dir, cfg.dev_fraction, cfg.test_fraction,
                                              cfg.max_positives, seen).items():
-            corpus.positives[split] = [make_utterance(f, a, cfg.keyword) for f, a in clips]
-    progress(f"positives: {sum(len(v) for v in corpus.positives.values())} clips of {cfg.keyword!r}")
+            corpus.eval_positives[split] = [make_utterance(f, a, cfg.keyword) for f, a in clips]
+            if cfg.train_on_recordings:
+                corpus.positives[split] = list(corpus.eval_positives[split])
+        progress(f"recordings of {cfg.keyword!r}: {sum(len(v) for v in corpus.eval_positives.values())} clips"
+                 f"{'' if cfg.train_on_recordings else ' (evaluation only)'}")
     for split, utts in (extra_positives or {}).items():
         corpus.positives.setdefault(split, []).extend(utts)
     for s in SPLITS:
-        corpus.negatives[s] = []
+        corpus.negatives[s] = list((extra_negatives or {}).get(s, []))
     for word in cfg.negative_words:
         if word == cfg.keyword:
             continue

@@ -1,8 +1,10 @@
 """The training loop: BCE on per-step labels, early stopping on a dev metric, resumable.
 
 A checkpoint is written after every epoch (``work_dir/checkpoint.pt``); starting the same
-command again resumes from it.  The dev metric is the clip-level ROC AUC of the maximum
-probability in each dev clip (does the clip contain the keyword?), ties broken by dev loss.
+command again resumes from it.  The dev metric is the partial ROC AUC (false-positive
+rate <= 5 %) of the maximum probability in each dev clip (does the clip contain the
+keyword?), ties broken by the full AUC: the high-scoring negatives are what set the
+false-alarm rate.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def partial_auc(scores: np.ndarray, positive: np.ndarray, max_fpr: float = 0.05) -> float:
+    """Area under the ROC curve for false-positive rates up to ``max_fpr``, divided by max_fpr.
+
+    Rewards ranking positives above the *highest-scoring* negatives, which is what sets
+    the false-alarm rate of a wake word; the full AUC is dominated by easy negatives."""
+    pos, neg = np.sort(scores[positive]), np.sort(scores[~positive])[::-1]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    k = max(1, int(np.floor(max_fpr * len(neg))))
+    # TPR at each of the first k negatives' scores: positives strictly above that negative
+    tprs = [1.0 - np.searchsorted(pos, neg[i], side="right") / len(pos) for i in range(k)]
+    return float(np.mean(tprs))
+
+
 def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, pos_weight: float, batch: int = 128):
     model.eval()
     losses, maxes = [], []
@@ -46,12 +62,12 @@ def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, pos_weig
             losses.append(crit(logits, yb).item())
             maxes.append(torch.sigmoid(logits).max(dim=1).values.numpy())
     loss = sum(losses) / y.numel()
-    auc = roc_auc(np.concatenate(maxes), (y.sum(dim=1) > 0).numpy())
-    return loss, auc
+    scores, positive = np.concatenate(maxes), (y.sum(dim=1) > 0).numpy()
+    return loss, roc_auc(scores, positive), partial_auc(scores, positive)
 
 
 def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch.Tensor], fit_cfg,
-        work_dir: Path, log=print) -> dict:
+        work_dir: Path, log=print, miner=None) -> dict:
     torch.manual_seed(fit_cfg.seed)
     torch.set_num_threads(fit_cfg.threads)
     opt = torch.optim.AdamW(model.parameters(), lr=fit_cfg.lr, weight_decay=fit_cfg.weight_decay)
@@ -65,6 +81,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         state = ck["state"]
+        train_ds.data.hard_spots = state.get("hard_spots", [])
         log(f"resumed from {ckpt_path} after epoch {state['epoch']}")
     started = time.monotonic()
     while state["epoch"] < fit_cfg.epochs and state["epoch"] - state["best_epoch"] <= fit_cfg.patience:
@@ -84,17 +101,24 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
             opt.step()
             total, n = total + loss.item() * len(xb), n + len(xb)
         sched.step()
-        dev_loss, dev_auc = evaluate_clips(model, *dev, fit_cfg.positive_weight)
+        dev_loss, dev_auc, dev_pauc = evaluate_clips(model, *dev, fit_cfg.positive_weight)
         row = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "dev_loss": dev_loss, "dev_auc": dev_auc,
-               "seconds": round(time.monotonic() - t0, 1)}
+               "dev_pauc": dev_pauc, "seconds": round(time.monotonic() - t0, 1)}
         state["history"].append(row)
-        key = (dev_auc, -dev_loss)
+        key = (dev_pauc, dev_auc)
         if state["best"] is None or key > tuple(state["best"]):
             state["best"], state["best_epoch"] = list(key), epoch
             state["best_model"] = copy.deepcopy(model.state_dict())
         state["epoch"] = epoch + 1
         log(f"epoch {epoch + 1}/{fit_cfg.epochs}: train loss {row['train_loss']:.4f}, dev loss {dev_loss:.4f}, "
-            f"dev AUC {dev_auc:.4f} ({row['seconds']} s){' *' if state['best_epoch'] == epoch else ''}")
+            f"dev AUC {dev_auc:.4f}, pAUC@5% {dev_pauc:.4f} ({row['seconds']} s)"
+            f"{' *' if state['best_epoch'] == epoch else ''}")
+        done = epoch + 1
+        if miner and fit_cfg.mine_from_epoch and done >= fit_cfg.mine_from_epoch \
+                and (done - fit_cfg.mine_from_epoch) % fit_cfg.mine_every == 0:
+            t1 = time.monotonic()
+            state["hard_spots"] = train_ds.data.hard_spots = miner.mine(model)
+            log(f"mined {len(state['hard_spots'])} hard background spots ({time.monotonic() - t1:.0f} s)")
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                     "state": state}, tmp)
@@ -103,6 +127,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         log(f"early stop: no dev improvement for {fit_cfg.patience} epochs")
     model.load_state_dict(state["best_model"])
     model.eval()
+    best = state["history"][state["best_epoch"]]
     return {"history": state["history"], "best_epoch": state["best_epoch"] + 1,
-            "dev_auc": state["best"][0], "dev_loss": -state["best"][1],
+            "dev_auc": best["dev_auc"], "dev_pauc": best["dev_pauc"], "dev_loss": best["dev_loss"],
             "fit_seconds_this_run": round(time.monotonic() - started, 1)}

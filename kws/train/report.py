@@ -16,8 +16,9 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax[0].plot(ep, [h["train_loss"] for h in history], label="train")
     ax[0].plot(ep, [h["dev_loss"] for h in history], label="dev")
     ax[0].set_xlabel("epoch"); ax[0].set_ylabel("BCE loss"); ax[0].legend()
-    ax[1].plot(ep, [h["dev_auc"] for h in history])
-    ax[1].set_xlabel("epoch"); ax[1].set_ylabel("dev clip AUC")
+    ax[1].plot(ep, [h["dev_auc"] for h in history], label="AUC")
+    ax[1].plot(ep, [h["dev_pauc"] for h in history], label="partial AUC (FPR <= 5%)")
+    ax[1].set_xlabel("epoch"); ax[1].set_ylabel("dev clip metric"); ax[1].legend()
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
 
 
@@ -45,7 +46,8 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
              f"- command: `{command}`",
              f"- total time: {seconds / 60:.1f} min",
              f"- model: `{onnx_path.name}` ({onnx_path.stat().st_size / 1024:.0f} KiB)",
-             f"- best epoch: {fit['best_epoch']} of {len(fit['history'])}, dev clip AUC {fit['dev_auc']:.4f}", "",
+             f"- best epoch: {fit['best_epoch']} of {len(fit['history'])}, dev clip AUC {fit['dev_auc']:.4f}, "
+             f"partial AUC (FPR <= 5%) {fit['dev_pauc']:.4f}", "",
              "## Data and splits", "",
              "| split | positives | hard negatives | background (min) |", "|---|---|---|---|"]
     for split, s in summary.items():
@@ -69,9 +71,10 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
     for w, c in metrics["confusion"].items():
         lines.append(f"| {w} | {c['clips']} | {c['fired']} | {_pct(c['rate'])} |")
     lines += ["", f"![DET curve]({stem}-det.png)", "", f"![training curves]({stem}-training.png)", "",
-              "## Epochs", "", "| epoch | train loss | dev loss | dev AUC | s |", "|---|---|---|---|---|"]
+              "## Epochs", "", "| epoch | train loss | dev loss | dev AUC | dev pAUC | s |", "|---|---|---|---|---|---|"]
     for h in fit["history"]:
-        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['dev_loss']:.4f} | {h['dev_auc']:.4f} | {h['seconds']} |")
+        lines.append(f"| {h['epoch']} | {h['train_loss']:.4f} | {h['dev_loss']:.4f} | {h['dev_auc']:.4f} | "
+                     f"{h['dev_pauc']:.4f} | {h['seconds']} |")
     if extra:
         lines += ["", extra]
     path.write_text("\n".join(lines) + "\n")

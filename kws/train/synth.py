@@ -10,7 +10,7 @@ after it was said, which is what a streaming trigger needs, and a word cut short
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class SplitData:
     positives: list[Utterance]
     negatives: list[Utterance]
     background: list[np.ndarray]
+    hard_spots: list[tuple[int, int]] = field(default_factory=list)  # (background index, sample)
 
 
 @dataclass
@@ -35,7 +36,13 @@ class Clip:
     negative_spans: list[tuple[int, int]]
 
 
-def _background(rng, backgrounds: list[np.ndarray], n: int) -> np.ndarray:
+def _background(rng, backgrounds: list[np.ndarray], n: int, hard_spots=(), p_hard: float = 0.0) -> np.ndarray:
+    if hard_spots and rng.random() < p_hard:
+        b, spot = hard_spots[int(rng.integers(len(hard_spots)))]
+        src = backgrounds[b]
+        start = int(np.clip(spot - rng.uniform(0.3, 0.9) * n, 0, max(0, len(src) - n)))
+        if len(src) > n:
+            return src[start:start + n].astype(np.float32)
     src = backgrounds[int(rng.integers(len(backgrounds)))]
     if len(src) <= n:
         return np.resize(src, n).astype(np.float32)
@@ -50,6 +57,8 @@ def _foreground(rng, utt: Utterance, cfg, level_dbfs: float) -> tuple[np.ndarray
     word_end = len(x) - int(PAD / speed)
     if rng.random() < cfg.p_reverb:
         x = aug.reverberate(x, aug.room_impulse_response(rng, rng.uniform(*cfg.rt60_s)))
+    if rng.random() < cfg.p_colour:
+        x = aug.colour(rng, x)
     return aug.set_level(x, level_dbfs + rng.uniform(-3, 3)), word_end
 
 
@@ -79,7 +88,7 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
         taken.append((start, start + len(x)))
         out[start:start + len(x)] += x
         (ends.append(start + word_end) if is_pos else spans.append((start, start + len(x))))
-    bg = _background(rng, data.background, n_samples)
+    bg = _background(rng, data.background, n_samples, data.hard_spots, cfg.p_hard_background)
     if rng.random() < 0.25:  # sometimes two kinds of background at once (music + speech)
         bg = bg + _background(rng, data.background, n_samples) * aug.db_to_gain(rng.uniform(-10, 0))
     bg_db = (talker_db - rng.uniform(*cfg.snr_db)) if taken else rng.uniform(cfg.level_dbfs[0] - 10, cfg.level_dbfs[1])

@@ -13,6 +13,7 @@ from kws.train.dataset import ClipDataset, materialise
 from kws.train.evaluate import evaluate
 from kws.train.export import export_onnx, write_sidecar
 from kws.train.fit import fit
+from kws.train.mining import BackgroundMiner
 from kws.train.model import KeywordNet
 from kws.train.report import write_report
 from kws.train.synth import SplitData
@@ -27,7 +28,8 @@ def feature_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.mean(dim=0), flat.std(dim=0).clamp_min(1e-3)
 
 
-def run(cfg, command: str = "kws train", log=print, extra_positives=None) -> dict:
+def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_negatives=None,
+        tts_summary: dict | None = None) -> dict:
     started = time.monotonic()
     fe = FrontendParams()
     work = cfg.path(cfg.work_dir)
@@ -35,7 +37,7 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None) -> dic
     out = cfg.path(cfg.out)
     keyword = cfg.word or cfg.data.keyword
     log(f"loading data from {cfg.data.root}")
-    corpus = load_corpus(cfg.data, extra_positives=extra_positives, progress=log)
+    corpus = load_corpus(cfg.data, extra_positives=extra_positives, extra_negatives=extra_negatives, progress=log)
     for split in ("train", "dev"):
         if not corpus.positives.get(split):
             from kws.errors import KwsError
@@ -55,9 +57,15 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None) -> dic
     model.feat_std.copy_(std)
     log(f"training {sum(p.numel() for p in model.parameters())} parameters on "
         f"{len(train_ds)} fresh clips per epoch")
-    fit_result = fit(model, train_ds, dev, cfg.fit, work, log=log)
+    miner = None
+    if cfg.fit.mine_from_epoch:
+        log("computing features of the training background for hard-negative mining")
+        miner = BackgroundMiner(corpus.background["train"], fe, net.stride)
+    fit_result = fit(model, train_ds, dev, cfg.fit, work, log=log, miner=miner)
     export_onnx(model, out)
     provenance = {"keyword": keyword, "command": command, "data_root": str(cfg.data.root),
+                  "text_only": bool(cfg.word) and not (cfg.data.train_on_recordings and corpus.eval_positives.get("train")),
+                  "tts": tts_summary or {},
                   "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"]}
     write_sidecar(out, keyword, fe, net.stride, 0.5, 3, 1.5, provenance)
     log("evaluating on the dev stream through the runtime")
@@ -68,8 +76,19 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None) -> dic
     write_sidecar(out, keyword, fe, net.stride, metrics["threshold"], 3, 1.5, provenance)
     report = out.with_name(out.stem + "-report.md")
     write_report(report, keyword=keyword, command=command, summary=summary, fit=fit_result, metrics=metrics,
-                 seconds=seconds, onnx_path=out)
+                 seconds=seconds, onnx_path=out, extra=_tts_section(tts_summary))
     log(f"wrote {out}, {out.with_suffix('.json')} and {report} in {seconds / 60:.1f} min; "
         f"dev miss {100 * metrics['miss_at_0.5_fa_per_hour']:.1f}% at 0.5 FA/h, "
         f"{100 * metrics['miss_at_1.0_fa_per_hour']:.1f}% at 1 FA/h")
     return {"fit": fit_result, "metrics": metrics, "seconds": seconds, "report": str(report)}
+
+
+def _tts_section(tts: dict | None) -> str:
+    if not tts:
+        return ""
+    engines = ", ".join(f"{e} {n}" for e, n in sorted(tts["engines"].items(), key=lambda x: -x[1]))
+    return "\n".join([
+        "## Synthetic speech", "",
+        f"- positives: {tts['positives']} clips ({tts['distinct_positives']} distinct by content hash); engines: {engines}",
+        f"- non-commercial voices (MBROLA, RHVoice evgeniy-eng/lyubov): {'used' if tts['noncommercial_voices'] else 'not used'}",
+        f"- confusable negatives: {tts['negatives']} clips of: {', '.join(tts['confusable_texts'])}"])

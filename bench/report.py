@@ -1,0 +1,94 @@
+"""Fold bench/results/*.json into bench/RESULTS.md (the numbers come only from those runs).
+
+    python -m bench.report
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+R = HERE / "results"
+
+
+def _load(name):
+    p = R / name
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def _pct(x):
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _f(x, fmt="{:.1f}"):
+    return "n/a" if x is None or x != x else fmt.format(x)
+
+
+def build() -> str:
+    acc, lat, soak = _load("accuracy.json"), _load("latency.json"), _load("soak.json")
+    lines = ["# Benchmark results", "",
+             "Every number below was produced by the commands shown, in one run per table, on the machine "
+             "described; nothing is copied from elsewhere. Re-run them to refresh this file "
+             "(`python -m bench.report` rebuilds it from `bench/results/*.json`).", ""]
+    if lat:
+        m = lat["machine"]
+        lines += [f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['os']}.", ""]
+    if acc:
+        s = acc["streams"]
+        lines += ["## Accuracy", "",
+                  "Command: `python -m bench.accuracy` "
+                  f"({s['keyword_clips']} alexa clips from the test split, never trained on, between held-out "
+                  f"background speech with held-out noise and music at {s['snr_db']} dB SNR "
+                  f"({s['keyword_stream_min']} min); {s['background_hours']} h of held-out background alone "
+                  "for false alarms; labels from each clip's start to its end + 1 s; every engine with its own "
+                  "trigger and a 1.5 s refractory period).", "",
+                  "| engine | miss @ 0.1 FA/h | miss @ 0.5 FA/h | miss @ 1 FA/h |", "|---|---|---|---|"]
+        for name, row in acc["engines"].items():
+            lines.append(f"| {name} | {_pct(row['miss_at_0.1'])} | {_pct(row['miss_at_0.5'])} | {_pct(row['miss_at_1.0'])} |")
+        for name, why in acc.get("unavailable", {}).items():
+            lines.append(f"| {name} | not available here: {why} | | |")
+        lines += ["", "![DET curve](det.png)", ""]
+    if lat:
+        ours = lat["engines"].get("kws (ours)", {})
+        lines += ["## Cost and latency", "",
+                  f"Command: `python -m bench.latency` ({lat['stream_minutes']} min of audio, {lat['keywords']} "
+                  "keywords; each engine in its own process, one thread, fed its native frame size; detection "
+                  "latency in audio time from the end of the spoken word to the trigger, at the engine's "
+                  "recommended threshold).", "",
+                  "| engine | frame | RTF (CPU s / audio s) | our RTF ÷ theirs | hop p50 / p99 (ms) | "
+                  "latency p50 / p90 (ms) | detected | peak RSS (MB) | start-up (s) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, r in lat["engines"].items():
+            ratio = ours.get("rtf", float("nan")) / r["rtf"] if r["rtf"] else float("nan")
+            lines.append(f"| {name} | {r['frame_ms']:.0f} ms | {r['rtf']:.4f} | {_f(ratio, '{:.2f}')} | "
+                         f"{r['hop_ms_p50']:.3f} / {r['hop_ms_p99']:.3f} | {_f(r['latency_ms_p50'], '{:.0f}')} / "
+                         f"{_f(r['latency_ms_p90'], '{:.0f}')} | {r['detected']}/{r['keywords']} | "
+                         f"{r['rss_mb']:.0f} | {r['startup_s']:.2f} |")
+        for name, why in lat.get("unavailable", {}).items():
+            lines.append(f"| {name} | not available here: {why} | | | | | | | |")
+        if "paced" in lat:
+            p = lat["paced"]
+            lines += ["", f"Paced mode (kws only, audio delivered at real-time speed in 100 ms blocks through the "
+                      f"Listener and ActionRunner, {p['audio_s']:.0f} s): wall-clock time from the last sample of "
+                      f"the word to the action being called: p50 {_f(p['wall_latency_ms_p50'], '{:.0f}')} ms, "
+                      f"p90 {_f(p['wall_latency_ms_p90'], '{:.0f}')} ms ({p['detected']}/{p['keywords']} detected)."]
+        lines.append("")
+    if soak:
+        lines += ["## Soak", "",
+                  f"Command: `python -m bench.soak --hours {soak['audio_hours']:g}` ({soak['audio_hours']:g} h of "
+                  f"audio through source → Listener → Spotter → ActionRunner without real-time waits, "
+                  f"{soak['wall_s']:.0f} s wall).", "",
+                  f"- RSS: max {soak['rss_first_hour_max_mb']:.1f} MB during the first hour, "
+                  f"{soak['rss_last_mb']:.1f} MB at the end (growth after the first hour: "
+                  f"{soak['rss_growth_after_first_hour_mb']:+.2f} MB)",
+                  f"- per-100 ms-block processing time, first vs last 10 min: p50 "
+                  f"{soak['samples'][0]['block_ms_p50']:.3f} → {soak['samples'][-1]['block_ms_p50']:.3f} ms, p99 "
+                  f"{soak['samples'][0]['block_ms_p99']:.3f} → {soak['samples'][-1]['block_ms_p99']:.3f} ms",
+                  f"- {soak['blocks']} blocks, {soak['detections']} detections", "", "![soak](soak.png)", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    (HERE / "RESULTS.md").write_text(build())
+    print(f"wrote {HERE / 'RESULTS.md'}")

@@ -1,0 +1,77 @@
+"""Text-only training: voices from several offline engines, confusable words, a short run."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="training tests need the train extra")
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                reason="TTS engines not installed (kws/train/tts/install.sh; .ci/run runs it)")
+
+from kws.train.data import content_hash  # noqa: E402
+from kws.train.tts.confusables import confusable_texts, keyword_parts, normalise  # noqa: E402
+from kws.train.tts.engines import available_voices  # noqa: E402
+from kws.train.tts.synth import synthesize  # noqa: E402
+
+
+def test_requested_number_of_distinct_positives_across_engines():
+    utts, engines = synthesize(["hey computer"], 40, seed=3, word="hey computer", log=lambda m: None)
+    assert len(utts) == 40
+    assert len({content_hash(u.audio) for u in utts}) == 40
+    assert len(engines) >= 3, engines  # several engines, not one voice forty times
+    for u in utts:
+        assert 0.4 <= u.seconds <= 3.0, (u.source, u.seconds)  # trimmed to the phrase; plausible length
+        assert u.audio.dtype == np.float32 and np.abs(u.audio).max() <= 1.0
+
+
+def test_same_seed_same_voices_and_prosody():
+    """Same seed, same engine/voice/prosody per clip.  Piper draws its own sampling noise
+    inside the ONNX graph, which no seed reaches, so only its clips may differ."""
+    a, _ = synthesize(["alexa"], 12, seed=5, log=lambda m: None)
+    b, _ = synthesize(["alexa"], 12, seed=5, log=lambda m: None)
+    assert [u.source for u in a] == [u.source for u in b]
+    fixed = [(x, y) for x, y in zip(a, b) if not x.source.startswith("tts/piper:")]
+    assert len(fixed) >= 6
+    assert all(content_hash(x.audio) == content_hash(y.audio) for x, y in fixed)
+
+
+def test_noncommercial_voices_are_opt_in():
+    free = [v for _, vs in available_voices(False).values() for v in vs]
+    everything = [v for _, vs in available_voices(True).values() for v in vs]
+    assert not any(v.noncommercial for v in free)
+    assert len(everything) >= len(free)
+
+
+@pytest.mark.parametrize("keyword", ["hey computer", "alexa"])
+def test_confusables_are_not_the_keyword(keyword):
+    texts = confusable_texts(keyword, 30)
+    assert len(texts) >= 15
+    assert all(normalise(t) != keyword for t in texts)
+    if keyword == "hey computer":
+        assert {"commuter", "compute"} & set(texts)
+        assert "computer" in texts  # the second word alone must not fire "hey computer"
+    else:
+        assert "alex" in keyword_parts("alexa")
+
+
+@pytest.mark.slow
+def test_short_text_only_training_run_learns(tmp_path, data_root):
+    from kws.model import KeywordModel
+    from kws.train.config import load_train_config
+    from kws.train.train import run
+    from kws.train.tts.synth import synthesize_positives
+
+    cfg = load_train_config(None, {
+        "word": "hey computer", "tts_positives": 160, "tts_negatives": 80, "tts_confusable_words": 20,
+        "out": str(tmp_path / "hey_computer.onnx"), "work_dir": str(tmp_path / "work"),
+        "data.root": str(data_root), "data.keyword": "", "data.max_negatives_per_word": 25,
+        "data.max_background_files": 2, "synth.train_clips_per_epoch": 1000, "synth.dev_clips": 200,
+        "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,
+        "fit.epochs": 5, "fit.lr": 0.005, "eval.background_hours": 0.05})
+    pos, neg, summary = synthesize_positives(cfg, log=lambda m: None)
+    result = run(cfg, log=lambda m: None, extra_positives=pos, extra_negatives=neg, tts_summary=summary)
+    # held-aside synthetic clips (the dev split of the synthesised positives)
+    assert result["fit"]["dev_auc"] >= 0.8, result["fit"]["history"]
+    assert KeywordModel(tmp_path / "hey_computer.onnx").keyword == "hey computer"
+    assert "Synthetic speech" in (tmp_path / "hey_computer-report.md").read_text()
