@@ -51,7 +51,8 @@ def engine_curve(engine, kw, bg, log=print):
 @click.option("--background-hours", default=2.0, type=float, help="Minimum; all held-out background is used.")
 @click.option("--max-background-files", default=0, type=int, help="Cap for a quick run (0: all).")
 @click.option("--out", default=str(HERE / "results" / "accuracy.json"), type=click.Path(dir_okay=False))
-def main(engines, data_root, background_hours, max_background_files, out):
+@click.option("--update", is_flag=True, help="Keep the other engines' rows already in --out (same streams).")
+def main(engines, data_root, background_hours, max_background_files, out, update):
     kw, bg, info = build_streams(data_root, background_hours=background_hours,
                                  max_background_files=max_background_files)
     click.echo(f"streams: {info['keyword_clips']} keyword clips ({info['keyword_stream_min']} min), "
@@ -60,6 +61,12 @@ def main(engines, data_root, background_hours, max_background_files, out):
     for name, why in missing.items():
         click.echo(f"{name}: not available here ({why}); running the others", err=True)
     results = {"streams": info, "unavailable": missing, "engines": {}}
+    if update and Path(out).is_file():
+        old = json.loads(Path(out).read_text())
+        if old["streams"] != info:
+            raise click.ClickException("--update: the existing results were made on other streams")
+        results["engines"] = {k: v for k, v in old["engines"].items()}
+        results["unavailable"] = {**old.get("unavailable", {}), **missing}
     for engine in loaded:
         curve = engine_curve(engine, kw, bg, log=lambda m: click.echo(m, err=True))
         row = {"curve": [(th, o.miss_rate, o.fa_per_hour) for th, o in curve]}

@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-import yaml
-
-from kws.configschema import load_dataclass
+from kws.configschema import load_dataclass, read_yaml
 from kws.errors import KwsError
 from kws.trigger.trigger import MODES
 
@@ -103,26 +101,8 @@ def _model_entries(raw, where: str) -> list[ModelEntry]:
 
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
     """Read a YAML config (or none), apply dotted-key overrides, validate everything."""
-    data, where = {}, "config"
-    if path is not None:
-        path = Path(path)
-        where = f"config {path}"
-        if not path.is_file():
-            raise KwsError(f"{where}: no such file")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise KwsError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
-        if not isinstance(data, dict):
-            raise KwsError(f"{where}: the top level must be a mapping")
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        node = data
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
+    where = f"config {path}" if path is not None else "config"
+    data = read_yaml(path, where, overrides)
     cfg = load_dataclass(Config, data, where)
     cfg.models = _model_entries(cfg.models, where)
     return cfg

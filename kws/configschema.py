@@ -60,3 +60,32 @@ def load_dataclass(cls, data, where: str, prefix: str = ""):
         return cls(**kwargs)
     except (ValueError, KwsError) as exc:
         raise KwsError(f"{where}: {prefix}{exc}") from None
+
+
+def read_yaml(path, where: str, overrides: dict | None = None) -> dict:
+    """A YAML mapping from ``path`` (or {} for None) with dotted-key overrides applied.
+
+    An override of None leaves the file's value alone (a CLI flag that was not given)."""
+    import yaml
+    from pathlib import Path
+
+    data = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise KwsError(f"{where}: no such file")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise KwsError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(data, dict):
+            raise KwsError(f"{where}: the top level must be a mapping")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return data

@@ -139,3 +139,26 @@ def test_short_training_run_learns(tmp_path, data_root):
     model = KeywordModel(tmp_path / "small.onnx")  # sidecar written and accepted by the runtime
     assert model.keyword == "alexa" and (tmp_path / "small-report.md").is_file()
     assert (tmp_path / "small-det.png").stat().st_size > 1000
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    from kws.train.config import FitConfig
+    from kws.train.dataset import ClipDataset, materialise
+    from kws.train.fit import fit
+
+    fe = FrontendParams()
+    cfg = SynthConfig(clip_s=2.0, p_reverb=0.0)
+    data = SplitData([_tone_word()], [], [np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.01])
+    train = ClipDataset(data, cfg, fe, 3, 32, seed=1, train=True)
+    dev = materialise(ClipDataset(data, cfg, fe, 3, 16, seed=2, train=False))
+    logs = []
+    net = KeywordNet(NetParams(conv_channels=8, gru_hidden=8, gru_layers=1))
+    first = fit(net, train, dev, FitConfig(epochs=1, batch_size=16, workers=0, mine_from_epoch=0), tmp_path,
+                log=logs.append)
+    assert len(first["history"]) == 1 and (tmp_path / "checkpoint.pt").is_file()
+    net2 = KeywordNet(NetParams(conv_channels=8, gru_hidden=8, gru_layers=1))
+    second = fit(net2, train, dev, FitConfig(epochs=3, batch_size=16, workers=0, mine_from_epoch=0), tmp_path,
+                 log=logs.append)
+    assert any("resumed from" in m and "after epoch 1" in m for m in logs)
+    assert [h["epoch"] for h in second["history"]] == [1, 2, 3]
+    assert second["history"][0] == first["history"][0]

@@ -64,6 +64,7 @@ def test_short_text_only_training_run_learns(tmp_path, data_root):
 
     cfg = load_train_config(None, {
         "word": "hey computer", "tts_positives": 160, "tts_negatives": 80, "tts_confusable_words": 20,
+        "tts_random_words": 60,
         "out": str(tmp_path / "hey_computer.onnx"), "work_dir": str(tmp_path / "work"),
         "data.root": str(data_root), "data.keyword": "", "data.max_negatives_per_word": 25,
         "data.max_background_files": 2, "synth.train_clips_per_epoch": 1000, "synth.dev_clips": 200,

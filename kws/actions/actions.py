@@ -65,8 +65,11 @@ class CommandAction(Action):
     def __call__(self, detection: Detection) -> None:
         env = dict(os.environ, KWS_KEYWORD=detection.keyword, KWS_TIME=f"{detection.time_s:.3f}",
                    KWS_PROBABILITY=f"{detection.probability:.4f}")
-        result = subprocess.run(self.argv, env=env, timeout=self.timeout_s, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            result = subprocess.run(self.argv, env=env, timeout=self.timeout_s, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"still running after {self.timeout_s:.2f} s; killed") from None
         if result.returncode:
             raise RuntimeError(f"exited with {result.returncode}: {result.stderr.decode(errors='replace')[-200:].strip()}")
 
@@ -160,7 +163,8 @@ def actions_from_config(cfg, callback: Callable | None = None) -> list[Action]:
     if cfg.chime:
         actions.append(ChimeAction())
     if cfg.command:
-        actions.append(CommandAction(cfg.command, cfg.timeout_s))
+        # killed a little before the runner would abandon it, so no process is left behind
+        actions.append(CommandAction(cfg.command, cfg.timeout_s * 0.9))
     if cfg.callback:
         actions.append(CallbackAction(cfg.callback))
     if callback is not None:

@@ -171,8 +171,8 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
     if models:
         overrides["models"] = list(models)
     if threshold is not None:
-        overrides["models"] = [{"path": e if isinstance(e, str) else e, "threshold": threshold}
-                               for e in (list(models) or [m.path for m in load_cfg(config_path).model_entries()])]
+        paths = list(models) or [m.path for m in load_cfg(config_path).model_entries()]
+        overrides["models"] = [{"path": p, "threshold": threshold} for p in paths]
     cfg = load_cfg(config_path, **overrides)
     setup_logging(cfg.log_level)
     Service(cfg, config_path=config_path, overrides=overrides, meter=meter).run()

@@ -84,10 +84,13 @@ def background_stream(sources: list[np.ndarray], hours: float, seed: int = 0) ->
     cutting the list at ``hours`` would silently drop whole kinds of background."""
     rng = np.random.default_rng(seed)
     need = int(hours * 3600 * SR)
-    parts, total = [], 0
-    while total < need or not parts:
+    parts, total, first_pass = [], 0, True
+    while total < need or first_pass:
         for k in rng.permutation(len(sources)):
-            piece = sources[k] * 10 ** (rng.uniform(-10, 3) / 20)
-            parts.append(piece.astype(np.float32))
+            if not first_pass and total >= need:
+                break
+            piece = sources[k] if first_pass else sources[k][: need - total]
+            parts.append((piece * 10 ** (rng.uniform(-10, 3) / 20)).astype(np.float32))
             total += len(piece)
+        first_pass = False
     return Stream(np.clip(np.concatenate(parts), -1, 1), [])

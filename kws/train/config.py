@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kws.configschema import load_dataclass
+from kws.configschema import load_dataclass, read_yaml
 from kws.train.model import NetParams
 
 
@@ -13,10 +13,8 @@ from kws.train.model import NetParams
 class DataConfig:
     root: str = "../shared/data"  # relative to the working directory; $KWS_DATA_ROOT overrides
     keyword: str = "alexa"  # folder under keywords/ with the positives (optional for text-only)
-    # Keyword folders (other than the keyword) and not-wake-words used as hard negatives.
-    negative_words: list = field(default_factory=lambda: [
-        "jarvis", "smart_mirror", "snowboy", "view_glass", "athena", "amelia", "heychatterbox",
-        "not-wake-words"])
+    # Folders under keywords/ used as hard negatives; "*" means every folder but the keyword.
+    negative_words: list = field(default_factory=lambda: ["*"])
     # False: recordings of the keyword are used only to evaluate (the text-only experiment)
     train_on_recordings: bool = True
     dev_fraction: float = 0.15
@@ -80,6 +78,7 @@ class TrainConfig:
     tts_positives: int = 1500
     tts_negatives: int = 800
     tts_confusable_words: int = 40
+    tts_random_words: int = 1500  # everyday words/phrases in synthetic voices, as negatives
     tts_noncommercial: bool = False  # MBROLA voices and RHVoice evgeniy-eng/lyubov: opt-in
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
@@ -94,25 +93,7 @@ class TrainConfig:
 
 
 def load_train_config(path: str | Path | None, overrides: dict | None = None) -> TrainConfig:
-    import yaml
-
-    data = {}
-    base = Path.cwd()
-    if path is not None:
-        path = Path(path)
-        from kws.errors import KwsError
-        if not path.is_file():
-            raise KwsError(f"training config {path}: no such file")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise KwsError(f"training config {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    cfg = load_dataclass(TrainConfig, data, f"training config {path}" if path else "training options")
-    cfg.base_dir = base
+    where = f"training config {path}" if path is not None else "training options"
+    cfg = load_dataclass(TrainConfig, read_yaml(path, where, overrides), where)
+    cfg.base_dir = Path.cwd()
     return cfg

@@ -82,7 +82,10 @@ def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
         corpus.positives.setdefault(split, []).extend(utts)
     for s in SPLITS:
         corpus.negatives[s] = list((extra_negatives or {}).get(s, []))
-    for word in cfg.negative_words:
+    words = cfg.negative_words
+    if "*" in words:
+        words = sorted(p.name for p in (root / "keywords").iterdir() if p.is_dir())
+    for word in words:
         if word == cfg.keyword:
             continue
         folder = root / "keywords" / word

@@ -44,7 +44,7 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
     plot_det({keyword: metrics["curve"]}, path.with_name(f"{stem}-det.png"), f"{keyword}: dev stream")
     lines = [f"# Training report: `{keyword}`", "",
              f"- command: `{command}`",
-             f"- total time: {seconds / 60:.1f} min",
+             f"- time of this invocation: {seconds / 60:.1f} min (a resumed run counts only its own part)",
              f"- model: `{onnx_path.name}` ({onnx_path.stat().st_size / 1024:.0f} KiB)",
              f"- best epoch: {fit['best_epoch']} of {len(fit['history'])}, dev clip AUC {fit['dev_auc']:.4f}, "
              f"partial AUC (FPR <= 5%) {fit['dev_pauc']:.4f}", "",
@@ -64,7 +64,8 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
               f"{metrics['background_hours']:.2f} h of dev background alone for false alarms.", "",
               "| false alarms per hour | miss rate | threshold |", "|---|---|---|"]
     for fa in (0.5, 1.0):
-        lines.append(f"| {fa} | {_pct(metrics[f'miss_at_{fa}_fa_per_hour'])} | {metrics[f'threshold_at_{fa}_fa_per_hour']} |")
+        th = metrics[f"threshold_at_{fa}_fa_per_hour"]
+        lines.append(f"| {fa} | {_pct(metrics[f'miss_at_{fa}_fa_per_hour'])} | {'none' if th is None else f'{th:.4f}'} |")
     lines += ["", f"Threshold written to the sidecar: {metrics['threshold']:.4f}", "",
               "### Hard-negative confusion (dev clips of other words, at that threshold)", "",
               "| word | clips | fired | rate |", "|---|---|---|---|"]

@@ -20,7 +20,14 @@ from kws.train.synth import SplitData
 
 
 def split_data(corpus, split: str) -> SplitData:
-    return SplitData(corpus.positives[split], corpus.negatives[split], corpus.background[split])
+    """The positives of a split, with real recordings repeated to weigh as much as the
+    synthetic ones when both are present (there are far fewer of them, and they are real)."""
+    pos = corpus.positives[split]
+    real = [u for u in pos if not u.source.startswith("tts/")]
+    synthetic = len(pos) - len(real)
+    if real and synthetic > len(real):
+        pos = pos + real * (synthetic // len(real) - 1)
+    return SplitData(pos, corpus.negatives[split], corpus.background[split])
 
 
 def feature_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,4 +98,5 @@ def _tts_section(tts: dict | None) -> str:
         "## Synthetic speech", "",
         f"- positives: {tts['positives']} clips ({tts['distinct_positives']} distinct by content hash); engines: {engines}",
         f"- non-commercial voices (MBROLA, RHVoice evgeniy-eng/lyubov): {'used' if tts['noncommercial_voices'] else 'not used'}",
-        f"- confusable negatives: {tts['negatives']} clips of: {', '.join(tts['confusable_texts'])}"])
+        f"- negatives: {tts['negatives']} clips: confusables ({', '.join(tts['confusable_texts'])}) and "
+        f"{tts.get('random_word_clips', 0)} clips of random everyday words and phrases"])

@@ -78,3 +78,19 @@ def confusable_texts(keyword: str, count: int = 40, word_list: str | None = None
     parts = keyword_parts(keyword)
     out = list(dict.fromkeys(parts + chosen))
     return [t for t in out if normalise(t) != keyword]
+
+
+def random_words(count: int, seed: int, exclude: str, word_list: str | None = None) -> list[str]:
+    """Everyday words and word pairs: negatives of every shape, so that "an isolated word"
+    is never mistaken for "the keyword"."""
+    path = word_list or next((p for p in WORD_LISTS if Path(p).is_file()), None)
+    if not path or count <= 0:
+        return []
+    vocab = sorted({w.lower() for w in Path(path).read_text(errors="ignore").split()
+                    if re.fullmatch(r"[a-z]{2,12}", w)} - set(normalise(exclude).split()))
+    rng = __import__("numpy").random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        n = 1 if rng.random() < 0.6 else int(rng.integers(2, 4))
+        out.append(" ".join(vocab[int(i)] for i in rng.integers(0, len(vocab), n)))
+    return [t for t in out if normalise(t) != normalise(exclude)]

@@ -9,6 +9,8 @@ carries no information.  Clips are split 85/15 into train/dev by index.
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.train.data import Utterance, make_utterance
-from kws.train.tts.confusables import confusable_texts
+from kws.train.tts.confusables import confusable_texts, random_words
 from kws.train.tts.engines import available_voices
 
 
@@ -58,7 +60,26 @@ def synthesize(texts: list[str], n: int, seed: int, include_noncommercial: bool 
 
 
 def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
-    """(positives by split, negatives by split, summary) for a TrainConfig with ``word`` set."""
+    """(positives by split, negatives by split, summary) for a TrainConfig with ``word`` set.
+
+    The result is cached in the work folder, so a resumed run does not synthesise again."""
+    key = json.dumps([cfg.word.strip(), cfg.tts_positives, cfg.tts_negatives, cfg.tts_confusable_words,
+                      cfg.tts_random_words, cfg.tts_noncommercial, cfg.fit.seed])
+    cache = cfg.path(cfg.work_dir) / "tts-cache.pkl"
+    if cache.is_file():
+        with open(cache, "rb") as f:
+            cached_key, result = pickle.load(f)
+        if cached_key == key:
+            log(f"using synthesised clips from {cache}")
+            return result
+    result = _synthesize_all(cfg, log)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:
+        pickle.dump((key, result), f)
+    return result
+
+
+def _synthesize_all(cfg, log) -> tuple[dict, dict, dict]:
     word = cfg.word.strip()
     log(f"synthesising {cfg.tts_positives} clips of {word!r}")
     pos, pos_engines = synthesize([word], cfg.tts_positives, cfg.fit.seed, cfg.tts_noncommercial, word, log=log)
@@ -66,14 +87,21 @@ def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
     neg, _ = synthesize(texts, cfg.tts_negatives, cfg.fit.seed + 1, cfg.tts_noncommercial, "", log=log) \
         if texts and cfg.tts_negatives else ([], Counter())
+    others = random_words(cfg.tts_random_words, cfg.fit.seed + 2, word)
+    if others:
+        log(f"synthesising {len(others)} clips of other words and phrases")
+        more, _ = synthesize(others, len(others), cfg.fit.seed + 3, cfg.tts_noncommercial, "", log=log)
+        neg += more
     for u in neg:
         u.word = "tts-confusable"
 
     def split(utts):
+        order = np.random.default_rng(cfg.fit.seed).permutation(len(utts))  # mix kinds into both splits
         cut = int(len(utts) * 0.85)
-        return {"train": utts[:cut], "dev": utts[cut:], "test": []}
+        return {"train": [utts[i] for i in order[:cut]], "dev": [utts[i] for i in order[cut:]], "test": []}
 
     hashes = {hashlib.sha256(u.audio.tobytes()).hexdigest() for u in pos}
     summary = {"positives": len(pos), "distinct_positives": len(hashes), "engines": dict(pos_engines),
-               "confusable_texts": texts, "negatives": len(neg), "noncommercial_voices": cfg.tts_noncommercial}
+               "confusable_texts": texts, "negatives": len(neg), "random_word_clips": len(others),
+               "noncommercial_voices": cfg.tts_noncommercial}
     return split(pos), split(neg), summary
