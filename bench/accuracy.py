@@ -17,7 +17,7 @@ import click
 
 from bench.data import build_streams
 from bench.engines import ENGINES, load_engines
-from kws.eval.scoring import Outcome, match, miss_at_fa, trigger_fires
+from kws.eval.scoring import Outcome, det_points, match, miss_at_fa, trigger_fires
 
 HERE = Path(__file__).resolve().parent
 FA_TARGETS = (0.1, 0.5, 1.0)
@@ -89,8 +89,8 @@ def plot(results: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for name, row in results["engines"].items():
-        pts = sorted({(max(fa, 0.01), miss) for _, miss, fa in row["curve"]})
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=name)
+        pts = det_points([(miss, fa) for _, miss, fa in row["curve"]])
+        ax.step([max(fa, 0.01) for fa, _ in pts], [m for _, m in pts], where="post", marker=".", label=name)
     ax.set_xscale("log")
     ax.set_xlabel("false alarms per hour (0 drawn at 0.01)")
     ax.set_ylabel("miss rate")

@@ -41,6 +41,16 @@ def _pct(values, q):
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
+def peak_rss_mb() -> float:
+    """VmHWM: this process's own peak RSS.  (ru_maxrss would not do: Linux carries it over
+    fork+exec, so a child would report the parent's peak.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def detection_latencies(fire_times, labels, word_ends):
     out = []
     for (a, b), end in zip(labels, word_ends):
@@ -55,23 +65,32 @@ def child(engine_name: str, audio_path: str, meta_path: str) -> dict:
     from bench.engines import ENGINES
     from kws.eval.scoring import trigger_fires
 
-    audio = np.load(audio_path)
+    import soundfile as sf
+
     meta = json.loads(Path(meta_path).read_text())
     engine = ENGINES[engine_name]()
     engine.reset()
-    n = len(audio) // engine.frame_samples
-    frames = [audio[i * engine.frame_samples:(i + 1) * engine.frame_samples] for i in range(n)]
-    engine.process(frames[0])
-    startup = time.perf_counter() - _T_START
-    engine.reset()
-    hop_times = np.empty(n)
-    scores = np.empty(n, dtype=np.float32)
-    cpu0 = time.process_time()
-    for i, f in enumerate(frames):
-        t = time.perf_counter()
-        scores[i] = engine.process(f)
-        hop_times[i] = time.perf_counter() - t
-    cpu = time.process_time() - cpu0
+    fs = engine.frame_samples
+    # Audio is read from disk in blocks, so the process's peak RSS is the engine's, not the stream's.
+    with sf.SoundFile(audio_path) as f:
+        total = f.frames
+        n = total // fs
+        engine.process(f.read(fs, dtype="float32"))
+        startup = time.perf_counter() - _T_START
+        engine.reset()
+        f.seek(0)
+        hop_times = np.empty(n)
+        scores = np.empty(n, dtype=np.float32)
+        cpu, i = 0.0, 0
+        while i < n:
+            block = f.read(fs * min(1000, n - i), dtype="float32")
+            cpu0 = time.process_time()
+            for k in range(len(block) // fs):
+                t = time.perf_counter()
+                scores[i] = engine.process(block[k * fs:(k + 1) * fs])
+                hop_times[i] = time.perf_counter() - t
+                i += 1
+            cpu += time.process_time() - cpu0
     th = RECOMMENDED[engine_name]
     if th is None:
         th = engine.model.meta.threshold
@@ -79,10 +98,10 @@ def child(engine_name: str, audio_path: str, meta_path: str) -> dict:
     fires = times[trigger_fires(scores, engine.trigger(th))]
     lat = detection_latencies(list(fires), meta["labels"], meta["word_ends"])
     return {"engine": engine.name, "frame_ms": 1000 * engine.frame_samples / SR, "threshold": th,
-            "rtf": cpu / (len(audio) / SR), "hop_ms_p50": 1000 * _pct(hop_times, 50),
+            "rtf": cpu / (n * fs / SR), "hop_ms_p50": 1000 * _pct(hop_times, 50),
             "hop_ms_p99": 1000 * _pct(hop_times, 99), "latency_ms_p50": 1000 * _pct(lat, 50),
             "latency_ms_p90": 1000 * _pct(lat, 90), "detected": len(lat), "keywords": len(meta["labels"]),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "startup_s": startup}
+            "rss_mb": peak_rss_mb(), "startup_s": startup}
 
 
 def paced(kw_audio: np.ndarray, labels, word_ends, seconds: float = 60.0) -> dict:
@@ -157,12 +176,13 @@ def main(engines, data_root, minutes, child_engine, audio, meta, out):
     bg.audio = bg.audio[: int(minutes * 60 * SR)]
     stream = np.concatenate([kw.audio, bg.audio]).astype(np.float32)
     tmp = Path(tempfile.mkdtemp())
-    np.save(tmp / "audio.npy", stream)
+    import soundfile as sf
+    sf.write(tmp / "audio.wav", stream, SR, subtype="FLOAT")
     (tmp / "meta.json").write_text(json.dumps({"labels": kw.labels, "word_ends": kw.word_ends}))
     results = {"stream_minutes": round(len(stream) / SR / 60, 1), "keywords": len(kw.labels),
                "machine": machine(), "engines": {}, "unavailable": {}}
     for name in engines.split(","):
-        r = subprocess.run([sys.executable, "-m", "bench.latency", "--child", name, "--audio", str(tmp / "audio.npy"),
+        r = subprocess.run([sys.executable, "-m", "bench.latency", "--child", name, "--audio", str(tmp / "audio.wav"),
                             "--meta", str(tmp / "meta.json")], capture_output=True, text=True,
                            env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=HERE.parent)
         if r.returncode:

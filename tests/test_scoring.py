@@ -63,3 +63,10 @@ def test_streams_have_labels_where_clips_are():
     short, long_ = np.full(16000, 0.1, np.float32), np.full(16000 * 200, 0.2, np.float32)
     bg = background_stream([long_, short], hours=0.01, seed=0)  # 36 s asked, 201 s given
     assert len(bg.audio) == len(short) + len(long_)  # nothing is cut away, the short one is in
+
+
+def test_det_points_keep_the_best_miss_rate_per_false_alarm_rate():
+    from kws.eval.scoring import det_points
+    # (miss, fa) per threshold, unordered, with a dominated point (0.5 miss at 2 FA/h)
+    pts = det_points([(0.9, 0.0), (0.4, 1.0), (0.5, 2.0), (0.1, 5.0), (0.6, 0.5)])
+    assert pts == [(0.0, 0.9), (0.5, 0.6), (1.0, 0.4), (5.0, 0.1)]

@@ -90,3 +90,14 @@ def miss_at_fa(curve: list[tuple[float, Outcome]], fa_per_hour: float) -> tuple[
         return 1.0, None
     best = min(ok, key=lambda x: (x[0], -x[1]))
     return best[0], best[1]
+
+
+def det_points(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(fa_per_hour, miss_rate) of a DET curve from (miss, fa) pairs: for each false-alarm rate,
+    the lowest miss rate any threshold reaches at or below it (the operating envelope)."""
+    out, best = [], float("inf")
+    for fa, miss in sorted((fa, miss) for miss, fa in points):
+        if miss < best:
+            best = miss
+            out.append((fa, miss))
+    return out

@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from kws.eval.scoring import det_points  # noqa: E402
+
 
 def plot_history(history: list[dict], path: Path) -> None:
     ep = [h["epoch"] for h in history]
@@ -26,8 +28,8 @@ def plot_det(curves: dict[str, list[tuple[float, float, float]]], path: Path, ti
     """DET curve: miss rate against false alarms per hour, one line per engine/model."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, curve in curves.items():
-        pts = sorted((fa, miss) for _, miss, fa in curve)
-        ax.plot([max(fa, 0.01) for fa, _ in pts], [m for _, m in pts], marker=".", label=name)
+        pts = det_points([(miss, fa) for _, miss, fa in curve])
+        ax.step([max(fa, 0.01) for fa, _ in pts], [m for _, m in pts], where="post", marker=".", label=name)
     ax.set_xscale("log"); ax.set_xlabel("false alarms per hour"); ax.set_ylabel("miss rate")
     ax.set_ylim(0, 1); ax.grid(True, which="both", alpha=0.3); ax.set_title(title); ax.legend()
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
