@@ -138,7 +138,7 @@ def test_short_training_run_learns(tmp_path, data_root):
     assert result["fit"]["dev_auc"] >= 0.8, result["fit"]["history"]
     model = KeywordModel(tmp_path / "small.onnx")  # sidecar written and accepted by the runtime
     assert model.keyword == "alexa" and (tmp_path / "small-report.md").is_file()
-    assert (tmp_path / "small-det.png").stat().st_size > 1000
+    assert (tmp_path / "small-report-det.png").stat().st_size > 1000
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
