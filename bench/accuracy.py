@@ -17,7 +17,7 @@ import click
 
 from bench.data import build_streams
 from bench.engines import ENGINES, load_engines
-from kws.eval.scoring import Outcome, det_points, match, miss_at_fa, trigger_fires
+from kws.eval.scoring import det_points, miss_at_fa, sweep
 
 HERE = Path(__file__).resolve().parent
 FA_TARGETS = (0.1, 0.5, 1.0)
@@ -36,12 +36,7 @@ def engine_curve(engine, kw, bg, log=print):
             log(f"  {engine.name} @ {th:.2f}: scored {len(kw.audio) / 16000 / 3600 + bg.hours:.2f} h "
                 f"in {time.monotonic() - t0:.0f} s")
         kw_s, bg_s = cached
-        p = engine.trigger(float(th))
-        times = engine.frame_times(len(kw_s))
-        hits, misses, fa_kw = match(times[trigger_fires(kw_s, p)], kw.labels)
-        fa_bg = len(trigger_fires(bg_s, p))
-        hours = bg.hours + len(kw.audio) / 16000 / 3600
-        curve.append((float(th), Outcome(hits, misses, fa_kw + fa_bg, hours)))
+        curve += sweep(kw_s, engine.frame_times(len(kw_s)), kw.labels, bg_s, bg.hours, [float(th)], engine.trigger)
     return curve
 
 

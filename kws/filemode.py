@@ -6,12 +6,10 @@ the results equal those of any other chunking (tested).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
-from kws.audio.files import read_audio
 from kws.spotter import Detection, Spotter, chunked
 
 CHUNK_SAMPLES = 160_000
@@ -40,9 +38,3 @@ def run_audio(spotter: Spotter, audio: np.ndarray, tail_pad_s: float = TAIL_PAD_
 def step_times(spotter: Spotter, model_index: int, n_steps: int) -> np.ndarray:
     model = spotter.models[model_index]
     return np.array([model.step_end_time(i) for i in range(n_steps)])
-
-
-def detect_file(spotter: Spotter, path: str | Path, warn=None, on_progress=None) -> Iterator[Detection]:
-    audio = read_audio(path, spotter.sample_rate, warn=warn)
-    detections, _ = run_audio(spotter, audio, on_progress=on_progress)
-    yield from detections
