@@ -62,7 +62,7 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
             lines.append(f"- {split} positives: {files[0]} … {files[-1]} ({len(files)} files)")
         lines.append(f"- {split} background: {', '.join(s['background_files'])}")
     lines += ["", "## Dev stream (runtime file mode)", "",
-              f"{metrics['clips']} dev keyword clips between dev background speech, noise at {metrics['snr_db']} dB SNR; "
+              f"{metrics['clips']} dev keyword clips ({metrics.get('clip_source', 'recordings')}) between dev background speech, noise at {metrics['snr_db']} dB SNR; "
               f"{metrics['background_hours']:.2f} h of dev background alone for false alarms.", "",
               "| false alarms per hour | miss rate | threshold |", "|---|---|---|"]
     for fa in (0.5, 1.0):
