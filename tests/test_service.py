@@ -129,3 +129,18 @@ def test_json_action_prints_one_line_per_detection(audio, capsys):
     stop(svc, th)
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(lines) == svc.listener.detections and lines[0]["keyword"] == "alexa"
+
+
+def test_meter_shows_level_and_probability_against_threshold():
+    from rich.console import Console
+
+    from kws.cli.meter import Meter
+
+    svc = Service(load_config(None, {"actions": {"chime": False, "json": False}}),
+                  source=ArraySource(np.zeros(16000, np.float32)))
+    svc.last_level_db = -32.0
+    svc.listener.spotter.last_probability["alexa"] = 0.5
+    console = Console(width=100, record=True)
+    console.print(Meter(svc).render())
+    text = console.export_text()
+    assert "-32.0 dBFS" in text and "alexa" in text and "0.500" in text and "thr 0.99" in text
