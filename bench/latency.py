@@ -62,7 +62,7 @@ def detection_latencies(fire_times, labels, word_ends):
 
 def child(engine_name: str, audio_path: str, meta_path: str) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from bench.engines import ENGINES
+    from kws.eval.engines import ENGINES
     from kws.eval.scoring import trigger_fires
 
     import soundfile as sf
@@ -170,9 +170,9 @@ def main(engines, data_root, minutes, child_engine, audio, meta, out):
     if child_engine:
         click.echo(json.dumps(child(child_engine, audio, meta)))
         return
-    from bench.data import build_streams
+    from kws.eval.benchmark import keyword_and_background
 
-    kw, bg, info = build_streams(data_root, background_hours=minutes / 60, max_background_files=3)
+    kw, bg = keyword_and_background(data_root, max_background_files=3)
     bg.audio = bg.audio[: int(minutes * 60 * SR)]
     stream = np.concatenate([kw.audio, bg.audio]).astype(np.float32)
     tmp = Path(tempfile.mkdtemp())

@@ -57,12 +57,12 @@ class LoopSource:
 @click.option("--data-root", default="../shared/data", envvar="KWS_DATA_ROOT")
 @click.option("--out", default=str(HERE / "results" / "soak.json"), type=click.Path(dir_okay=False))
 def main(hours, data_root, out):
-    from bench.data import build_streams
+    from kws.eval.benchmark import keyword_and_background
     from kws.actions import ActionRunner, JsonLineAction
     from kws.listener import Listener
     from kws.spotter import Spotter
 
-    kw, bg, _ = build_streams(data_root, background_hours=0.5, max_background_files=8)
+    kw, bg = keyword_and_background(data_root, max_background_files=8)
     base = np.concatenate([kw.audio, bg.audio]).astype(np.float32)
     total = int(hours * 3600 * SR)
     src = LoopSource(base, total)

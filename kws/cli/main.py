@@ -211,6 +211,11 @@ def train(config, word, out, data_root):
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
 
 
+from kws.cli.evaluate import eval_command  # noqa: E402
+
+cli.add_command(eval_command)
+
+
 def main():
     cli(prog_name="kws")
 

@@ -6,11 +6,15 @@ random sequences), so that a threshold sweep over hours of audio costs milliseco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from kws.trigger import TriggerParams
+
+# The one threshold grid for probability-scored engines: fine steps near 1, where a
+# wake-word detector's low-false-alarm operating points are.
+THRESHOLDS = np.unique(np.concatenate([np.linspace(0.05, 0.95, 91), 1 - np.logspace(-1.3, -4.5, 50)]))
 
 
 def _run_stat(probs: np.ndarray, k: int, mode: str) -> np.ndarray:
@@ -65,21 +69,66 @@ def match(detection_times: np.ndarray, labels: list[tuple[float, float]]) -> tup
     return int(hit.sum()), int((~hit).sum()), fa
 
 
+@dataclass
+class ScoredStream:
+    """One engine's scores on one benchmark stream."""
+    name: str
+    group: str  # keyword streams: "alone" or "sentences"; streams without labels: "negatives"
+    probs: np.ndarray
+    times: np.ndarray  # audio time (s) of each score
+    labels: list[tuple[float, float]]
+    hours: float
+
+
+@dataclass
+class Point:
+    """Counts at one threshold over a whole benchmark."""
+    threshold: float
+    groups: dict[str, tuple[int, int]]  # group -> (hits, misses)
+    false_alarms: int
+    hours: float
+    fa_by_stream: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self, group: str | None = None) -> Outcome:
+        """Misses of one group (None: all keyword streams pooled) and every false alarm."""
+        pairs = [v for g, v in self.groups.items() if group is None or g == group]
+        return Outcome(sum(h for h, _ in pairs), sum(m for _, m in pairs), self.false_alarms, self.hours)
+
+
+def score_point(streams: list[ScoredStream], params: TriggerParams, threshold: float) -> Point:
+    groups: dict[str, list[int]] = {}
+    fa_by_stream = {}
+    for s in streams:
+        hits, misses, fa = match(s.times[trigger_fires(s.probs, params)], s.labels)
+        if s.labels:
+            g = groups.setdefault(s.group, [0, 0])
+            g[0] += hits
+            g[1] += misses
+        fa_by_stream[s.name] = fa
+    return Point(threshold, {g: (h, m) for g, (h, m) in groups.items()}, sum(fa_by_stream.values()),
+                 sum(s.hours for s in streams), fa_by_stream)
+
+
+def sweep_streams(streams: list[ScoredStream], thresholds, make_params) -> list[Point]:
+    """For each threshold: hits and misses per group, false alarms over every stream (keyword
+    streams outside their label windows included) and the hours they came from."""
+    return [score_point(streams, make_params(float(th)), float(th)) for th in thresholds]
+
+
+def curve(points: list[Point], group: str | None = None) -> list[tuple[float, Outcome]]:
+    return [(p.threshold, p.outcome(group)) for p in points]
+
+
 def sweep(kw_probs: np.ndarray, kw_times: np.ndarray, labels, bg_probs: np.ndarray, bg_hours: float,
           thresholds: np.ndarray, make_params) -> list[tuple[float, Outcome]]:
-    """For each threshold: misses on the keyword stream, false alarms on the background stream.
+    """One keyword stream and one background stream: ``sweep_streams`` for that pair.
 
     ``make_params(threshold) -> TriggerParams``; ``kw_times[i]`` is step i's audio time.
-    False alarms on the keyword stream (outside every label window) are counted too.
     """
-    out = []
-    for th in thresholds:
-        p = make_params(float(th))
-        hits, misses, fa_kw = match(kw_times[trigger_fires(kw_probs, p)], labels)
-        fa_bg = len(trigger_fires(bg_probs, p))
-        hours = bg_hours + len(kw_probs) * (kw_times[1] - kw_times[0] if len(kw_times) > 1 else 0) / 3600
-        out.append((float(th), Outcome(hits, misses, fa_bg + fa_kw, hours)))
-    return out
+    kw_hours = len(kw_probs) * (kw_times[1] - kw_times[0] if len(kw_times) > 1 else 0) / 3600
+    streams = [ScoredStream("keyword", "alone", np.asarray(kw_probs), np.asarray(kw_times), list(labels), kw_hours),
+               ScoredStream("background", "negatives", np.asarray(bg_probs), np.zeros(len(bg_probs)), [], bg_hours)]
+    return curve(sweep_streams(streams, thresholds, make_params))
 
 
 def miss_at_fa(curve: list[tuple[float, Outcome]], fa_per_hour: float) -> tuple[float, float | None]:

@@ -1,10 +1,15 @@
 """How the recordings are split, shared by training and the benchmarks.
 
-Keyword clips are split by contiguous file-number ranges (``pv-17`` < ``pv-120``), the
-closest to a speaker-disjoint split that these crowd-sourced recordings allow: their
+Crowd-sourced keyword clips are split by contiguous file-number ranges (``pv-17`` <
+``pv-120``), the closest to a speaker-disjoint split that these recordings allow: their
 names carry no speaker id, but a contributor's clips tend to be numbered together.
-Files without numbers are split by sorted name.  Background chunks are assigned per
-source in a fixed cycle, so every source with several chunks is in every split.
+Files without numbers are split by sorted name.  Telephone recordings (``wuw-SSSSS``,
+WUW Corpus II) are split by session, one speaker each, with the same assignment for
+the word said alone and for the sentences of ``sentences/wuw``, so a session's speaker
+is in one split for every word.  Background is split by *source*: the test split holds
+whole sources that neither training nor dev ever hears (other speakers, another game's
+voices, other music), dev holds other whole sources, so false alarms on dev and test
+measure audio the model has never met rather than other minutes of the same recordings.
 Duplicate recordings (same content, other name) are kept in the first split only.
 """
 
@@ -23,9 +28,21 @@ from kws.errors import KwsError
 
 SPLITS = ("train", "dev", "test")
 AUDIO_EXT = (".flac", ".wav", ".ogg")
-# Background chunk i of a source goes to _BG_CYCLE[i % 7]: 4/7 train, 2/7 dev, 1/7 test,
-# which gives the dev split the hour of background its false-alarm estimate needs.
-_BG_CYCLE = ("train", "dev", "train", "train", "dev", "test", "train")
+# Whole background sources held out from training (file prefix before ``_NNN``); about an
+# hour each of speech, music and noise that share no recording, speaker or album with the
+# training sources.  librispeech_clean has one utterance per speaker, so its last chunks
+# are speakers never heard in training.  Any source not listed is a training source.
+HELD_OUT_SOURCES = {
+    "test": ("librispeech_other", "warzone2100_voices", "codec2_speech",  # speech
+             "lincity_music", "librosa_music",  # music
+             "lincity_sfx", "warzone2100_sfx", "librosa_nature"),  # noise
+    "dev": ("hedgewars_voices", "librispeech_librosa",
+            "hedgewars_music", "hedgewars_sfx", "sonicpi_ambient"),
+}
+# Chunks of a many-speaker source held out by chunk (each chunk: other speakers).
+HELD_OUT_CHUNKS = {"librispeech_clean": {"dev": (11, 12), "test": (13,)}}
+# WUW sessions: a fixed hash of the session id picks the split (70/15/15).
+_SESSION_BUCKETS = 20
 
 
 def data_root(configured: str | Path) -> Path:
@@ -53,15 +70,44 @@ def split_contiguous(files: list[Path], dev_fraction: float, test_fraction: floa
     return {"train": files[:n_train], "dev": files[n_train:n_train + n_dev], "test": files[n_train + n_dev:]}
 
 
+def source_of(path: Path) -> str:
+    return re.sub(r"_\d+$", "", Path(path).stem)
+
+
 def split_background(files: list[Path]) -> dict[str, list[Path]]:
-    by_source = defaultdict(list)
-    for f in sorted(files):
-        by_source[(f.parent.name, re.sub(r"_\d+$", "", f.stem))].append(f)
+    """Background files by split: held-out sources (and chunks) for dev and test."""
     out = {s: [] for s in SPLITS}
-    for chunks in by_source.values():
-        for i, f in enumerate(chunks):
-            out[_BG_CYCLE[i % len(_BG_CYCLE)] if len(chunks) > 1 else "train"].append(f)
+    for f in sorted(files):
+        src = source_of(f)
+        split = next((s for s, names in HELD_OUT_SOURCES.items() if src in names), "train")
+        chunks = HELD_OUT_CHUNKS.get(src)
+        if chunks:
+            n = int(re.findall(r"\d+", f.stem)[-1])
+            split = next((s for s, idx in chunks.items() if n in idx), "train")
+        out[split].append(f)
     return out
+
+
+def session_of(path: Path | str) -> str | None:
+    """The telephone session of a WUW file (``wuw-00042.flac``, ``wuw-00042-007.ogg``)."""
+    m = re.match(r"wuw-(\d+)", Path(path).name)
+    return m.group(1) if m else None
+
+
+def session_split(session: str) -> str:
+    """train/dev/test for a WUW session, fixed by a hash of its id (not by file order)."""
+    bucket = int(hashlib.sha256(session.encode()).hexdigest()[:8], 16) % _SESSION_BUCKETS
+    return "train" if bucket < 14 else "dev" if bucket < 17 else "test"
+
+
+def split_files(files: list[Path], dev_fraction: float, test_fraction: float) -> dict[str, list[Path]]:
+    """Session split for WUW files, contiguous file-number ranges for the rest."""
+    if files and all(session_of(f) for f in files):
+        out = {s: [] for s in SPLITS}
+        for f in files:
+            out[session_split(session_of(f))].append(f)
+        return out
+    return split_contiguous(files, dev_fraction, test_fraction)
 
 
 def content_hash(audio: np.ndarray) -> str:
@@ -81,7 +127,7 @@ def load_split_clips(folder: Path, dev_fraction: float, test_fraction: float, li
     if limit:
         files = files[:limit]
     out = {}
-    for split, fs in split_contiguous(files, dev_fraction, test_fraction).items():
+    for split, fs in split_files(files, dev_fraction, test_fraction).items():
         out[split] = []
         for f in fs:
             audio = np.clip(read_audio(f, warn=lambda m: None), -1.0, 1.0)

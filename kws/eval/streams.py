@@ -94,3 +94,35 @@ def background_stream(sources: list[np.ndarray], hours: float, seed: int = 0) ->
             total += len(piece)
         first_pass = False
     return Stream(np.clip(np.concatenate(parts), -1, 1), [])
+
+
+def sentence_stream(sentences: list[tuple[np.ndarray, float, float]], seed: int = 0, gap_s: float = 1.0,
+                    label_tail_s: float = 1.0) -> Stream:
+    """Whole recorded sentences one after another, each with the keyword at (start_s, end_s)
+    inside it; a detection counts from the word's start to its end + ``label_tail_s``.
+    Everything else in the sentences is running speech, where a detection is a false alarm."""
+    rng = np.random.default_rng(seed)
+    parts, labels, word_ends, t = [], [], [], 0
+    for audio, start_s, end_s in sentences:
+        gap = (rng.standard_normal(int(gap_s * SR)) * 1e-4).astype(np.float32)
+        parts += [gap, audio.astype(np.float32)]
+        t += len(gap)
+        labels.append((t / SR + start_s, t / SR + end_s + label_tail_s))
+        word_ends.append(t / SR + end_s)
+        t += len(audio)
+    parts.append((rng.standard_normal(2 * SR) * 1e-4).astype(np.float32))
+    return Stream(np.clip(np.concatenate(parts), -1, 1).astype(np.float32), labels, word_ends)
+
+
+def overlay_stream(speech: list[np.ndarray], beds: list[np.ndarray], seed: int = 0,
+                   snr_db: tuple[float, float] = (0.0, 15.0)) -> Stream:
+    """Every speech source once, each over a random stretch of music or noise at a random SNR:
+    the TV-in-the-room case, and other acoustic conditions than the sources alone."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in rng.permutation(len(speech)):
+        s = speech[k]
+        bed = _take(rng, beds, len(s)) if beds else np.zeros_like(s)
+        bed = bed * (_rms(s) / max(_rms(bed), 1e-6)) * 10 ** (-rng.uniform(*snr_db) / 20)
+        parts.append(((s + bed) * 10 ** (rng.uniform(-10, 3) / 20)).astype(np.float32))
+    return Stream(np.clip(np.concatenate(parts), -1, 1).astype(np.float32), [])

@@ -4,14 +4,16 @@ Each adapter turns 16 kHz float32 audio into a score per native frame (``scores`
 says how its own recommended trigger turns scores into detections (``trigger``), so one
 threshold sweep (kws.eval.scoring) serves every engine.  Porcupine only reports
 detections, so its "threshold" is its sensitivity and each value is a separate run.
-Peers are optional (`pip install -e '.[bench]'`); an engine that cannot be imported
-is reported as unavailable and the others still run.
+Peers are optional (`pip install -e '.[bench]'`) and ship models for a few words only
+(alexa here); an engine that cannot be imported, or has no model for the word, is
+reported as unavailable and the others still run.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from kws.eval.scoring import THRESHOLDS
 from kws.trigger import TriggerParams
 
 SR = 16000
@@ -53,18 +55,21 @@ class Engine:
 
 
 class KwsEngine(Engine):
-    """Ours: the shipped model through the runtime Spotter, its sidecar's trigger."""
+    """Ours: a model (a loaded KeywordModel, a path or a shipped name) through the runtime
+    Spotter and file mode, with its sidecar's trigger."""
 
     name = "kws (ours)"
+    thresholds = THRESHOLDS
 
-    def __init__(self, model: str = "alexa"):
+    def __init__(self, model="alexa", word: str | None = None, name: str | None = None):
         from kws.model import KeywordModel
         from kws.spotter import Spotter
 
-        self.model = KeywordModel(model)
+        self.model = model if isinstance(model, KeywordModel) else KeywordModel(model)
+        if name:
+            self.name = name
         self.spotter = Spotter([self.model])
         self.frame_samples = self.model.frames_per_step * self.model.frontend.hop_samples
-        self.thresholds = np.unique(np.concatenate([np.linspace(0.05, 0.95, 46), 1 - np.logspace(-1.3, -4, 30)]))
 
     def reset(self):
         self.spotter.reset()
@@ -86,6 +91,11 @@ class KwsEngine(Engine):
         return np.array([self.model.step_end_time(i) for i in range(n)])
 
 
+def _only_alexa(engine: str, word: str | None) -> None:
+    if word not in (None, "alexa"):
+        raise LookupError(f"{engine} ships no model for {word!r}")
+
+
 class OpenWakeWordEngine(Engine):
     """openWakeWord 0.5.1, its bundled alexa ONNX model on onnxruntime (nothing downloaded).
     Its recommended trigger: score >= 0.5 on one 80 ms frame."""
@@ -93,7 +103,8 @@ class OpenWakeWordEngine(Engine):
     name = "openWakeWord"
     frame_samples = 1280
 
-    def __init__(self):
+    def __init__(self, word: str | None = None):
+        _only_alexa(self.name, word)
         import openwakeword
         from openwakeword.model import Model
 
@@ -114,7 +125,8 @@ class MicroWakeWordEngine(Engine):
     name = "microWakeWord"
     frame_samples = 480  # three 10 ms feature frames make one inference
 
-    def __init__(self):
+    def __init__(self, word: str | None = None):
+        _only_alexa(self.name, word)
         from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
 
         self._mww, self._features = MicroWakeWord, MicroWakeWordFeatures
@@ -144,7 +156,8 @@ class PorcupineEngine(Engine):
     sweep_by_rerun = True
     thresholds = np.array([0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0])
 
-    def __init__(self):
+    def __init__(self, word: str | None = None):
+        _only_alexa(self.name, word)
         import pvporcupine
 
         self._pv = pvporcupine
@@ -176,12 +189,18 @@ ENGINES = {"kws": KwsEngine, "openwakeword": OpenWakeWordEngine, "microwakeword"
            "porcupine": PorcupineEngine}
 
 
-def load_engines(names) -> tuple[list[Engine], dict[str, str]]:
-    """Instantiate what installs here; return the engines and, per missing one, why."""
+def load_engines(names, word: str | None = None, model=None) -> tuple[list[Engine], dict[str, str]]:
+    """Instantiate what installs here for ``word``; return the engines and, per missing one, why.
+    ``model`` (a path, shipped name or KeywordModel) is ours; by default the shipped model of the word."""
     engines, missing = [], {}
     for name in names:
         try:
-            engines.append(ENGINES[name]())
-        except Exception as exc:  # ImportError, or a native library that will not load
+            if name not in ENGINES:
+                raise LookupError(f"unknown engine (known: {', '.join(ENGINES)})")
+            if name == "kws":
+                engines.append(KwsEngine(model or word or "alexa"))
+            else:
+                engines.append(ENGINES[name](word))
+        except Exception as exc:  # ImportError, a native library that will not load, no model
             missing[name] = f"{type(exc).__name__}: {exc}"
     return engines, missing

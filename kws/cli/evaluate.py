@@ -1,0 +1,43 @@
+"""``kws eval``: a model (or several) and the peers on the development benchmark of a word."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("eval")
+@click.option("-w", "--word", default="alexa", show_default=True, help="Keyword folder in the data root.")
+@click.option("--split", type=click.Choice(["dev", "test"]), default="dev", show_default=True,
+              help="dev: pick models and thresholds; test: report (never tune on it).")
+@click.option("-m", "--model", "models", multiple=True, metavar="NAME|PATH",
+              help="Our model(s) to score (repeat to compare; default: the shipped model of the word).")
+@click.option("--engines", default="kws", show_default=True,
+              help="Comma-separated: kws, openwakeword, microwakeword, porcupine.")
+@click.option("--snr", "snrs", multiple=True, type=float, help="SNRs of the word-alone streams (default 20, 10, 0).")
+@click.option("--data-root", default="../shared/data", envvar="KWS_DATA_ROOT", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
+def eval_command(word, split, models, engines, snrs, data_root, out, plot):
+    """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
+
+    Example: kws eval --word alexa --split test --engines kws,microwakeword -m models/alexa.onnx
+    """
+    from kws.eval.benchmark import DEFAULT_SNRS, plot_results, run, table
+
+    results = run(data_root, word, split, [e.strip() for e in engines.split(",") if e.strip()], models,
+                  tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True))
+    if not results["engines"]:
+        raise click.ClickException("no engine could be scored: " + "; ".join(
+            f"{k}: {v}" for k, v in results["unavailable"].items()))
+    info = results["benchmark"]
+    click.echo(f"{word} ({split}): {info['hours']:.2f} h of audio, one false alarm = {1 / info['hours']:.2f}/h")
+    for line in table(results):
+        click.echo(line)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=1))
+    if plot:
+        plot_results(results, Path(plot))
