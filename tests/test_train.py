@@ -133,7 +133,7 @@ def test_short_training_run_learns(tmp_path, data_root):
         "data.root": str(data_root), "data.max_positives": 120, "data.max_negatives_per_word": 40,
         "data.max_background_files": 2, "synth.train_clips_per_epoch": 1500, "synth.dev_clips": 200,
         "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,
-        "fit.epochs": 8, "fit.lr": 0.005, "fit.mine_from_epoch": 4, "eval.background_hours": 0.05})
+        "fit.epochs": 8, "fit.lr": 0.005, "fit.mine_from_epoch": 4, "eval.other_words": False, "eval.max_background_files": 2, "eval.snr_db": [10.0]})
     result = run(cfg, log=lambda m: None)
     assert result["fit"]["dev_auc"] >= 0.8, result["fit"]["history"]
     model = KeywordModel(tmp_path / "small.onnx")  # sidecar written and accepted by the runtime
@@ -162,3 +162,41 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
     assert any("resumed from" in m and "after epoch 1" in m for m in logs)
     assert [h["epoch"] for h in second["history"]] == [1, 2, 3]
     assert second["history"][0] == first["history"][0]
+
+
+def test_step_loss_weights_each_class_on_a_hand_made_example():
+    from kws.train.fit import step_loss
+    logits = torch.tensor([[0.0, 0.0, 2.0]])
+    labels = torch.tensor([[1.0, 0.0, 0.0]])
+    ln2, softplus2 = float(np.log(2.0)), float(np.log1p(np.exp(2.0)))  # -log(1 - sigmoid(2)) = softplus(2)
+    got = step_loss(logits, labels, positive_weight=4.0, negative_weight=1.0)
+    assert float(got) == pytest.approx((4.0 * ln2 + ln2 + softplus2) / 3, rel=1e-5)
+    heavy = step_loss(logits, labels, positive_weight=4.0, negative_weight=20.0)
+    assert float(heavy) == pytest.approx((4.0 * ln2 + 20.0 * ln2 + 20.0 * softplus2) / 3, rel=1e-5)
+
+
+def test_running_speech_becomes_foreground_negatives_at_talker_level():
+    rng = np.random.default_rng(0)
+    speech = [(rng.standard_normal(16000 * 30) * 0.01).astype(np.float32)]
+    cfg = SynthConfig(p_positive=0.0, max_negatives=2, p_reverb=0.0, p_colour=0.0, p_telephone=0.0,
+                      speed=[1.0, 1.0], snr_db=[30.0, 30.0], level_dbfs=[-20.0, -20.0], p_speech_negative=1.0)
+    data = SplitData([], [], [np.zeros(16000 * 10, np.float32) + 1e-5], speech=speech)
+    spans = 0
+    for seed in range(10):
+        clip = compose(np.random.default_rng(seed), data, cfg, 4 * 16000)
+        for a, b in clip.negative_spans:
+            spans += 1
+            level = 10 * np.log10(np.mean(clip.audio[a:b].astype(np.float64) ** 2))
+            assert abs(level - (-20.0)) < 4.0  # at the talker level, not buried in the background
+    assert spans >= 5
+
+
+def test_telephone_channel_removes_everything_above_4_khz():
+    from kws.train.augment import telephone
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(16000) * 0.1).astype(np.float32)
+    y = telephone(rng, x)
+    spec = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1 / 16000)
+    assert len(y) == len(x)
+    assert spec[freqs > 4300].sum() < 1e-3 * spec[freqs < 3500].sum()

@@ -69,7 +69,7 @@ def test_short_text_only_training_run_learns(tmp_path, data_root):
         "data.root": str(data_root), "data.keyword": "", "data.max_negatives_per_word": 25,
         "data.max_background_files": 2, "synth.train_clips_per_epoch": 1200, "synth.dev_clips": 200,
         "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,
-        "fit.epochs": 8, "fit.lr": 0.005, "fit.mine_from_epoch": 4, "eval.background_hours": 0.05})
+        "fit.epochs": 8, "fit.lr": 0.005, "fit.mine_from_epoch": 4, "eval.other_words": False, "eval.max_background_files": 2, "eval.snr_db": [10.0]})
     pos, neg, summary = synthesize_positives(cfg, log=lambda m: None)
     result = run(cfg, log=lambda m: None, extra_positives=pos, extra_negatives=neg, tts_summary=summary)
     # held-aside synthetic clips (the dev split of the synthesised positives)

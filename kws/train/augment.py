@@ -66,6 +66,19 @@ def colour(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def telephone(rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """A narrow-band channel: down to 8 kHz and back (nothing above 4 kHz), half the time
+    through 8-bit mu-law as on a landline."""
+    y = soxr.resample(x, SR, 8000, quality="MQ")
+    if rng.random() < 0.5:
+        mu = 255.0
+        peak = max(float(np.abs(y).max()), 1e-6)
+        c = np.sign(y / peak) * np.log1p(mu * np.abs(y / peak)) / np.log1p(mu)
+        c = np.round(c * 127) / 127
+        y = peak * np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu
+    return soxr.resample(y, 8000, SR, quality="MQ")[: len(x)].astype(np.float32)
+
+
 def warp_mel(feats: np.ndarray, factor: float) -> np.ndarray:
     """Stretch features along the mel axis: a cheap pitch/vocal-tract-length perturbation."""
     n = feats.shape[1]

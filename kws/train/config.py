@@ -31,7 +31,12 @@ class SynthConfig:
     dev_clips: int = 600
     p_positive: float = 0.55  # chance that a clip holds at least one positive
     max_positives: int = 2
-    max_negatives: int = 2
+    max_negatives: int = 3
+    # Share of negative events that are real running speech (see kws.train.synth._negative)
+    # rather than recorded/synthetic single words; 0 turns foreground speech off.
+    p_speech_negative: float = 0.5
+    speech_negative_s: list = field(default_factory=lambda: [0.4, 2.5])
+    p_telephone: float = 0.15  # share of clips sent through a narrow-band (8 kHz) channel
     label_steps: int = 12  # output steps labelled 1 right after a positive ends (12 x 30 ms)
     snr_db: list = field(default_factory=lambda: [-5.0, 20.0])
     # Talker level (speech RMS).  Real recordings go down to about -55 dBFS (a quiet
@@ -54,7 +59,9 @@ class FitConfig:
     batch_size: int = 64
     lr: float = 0.003
     weight_decay: float = 0.0001
-    positive_weight: float = 4.0
+    positive_weight: float = 4.0  # loss weight of label-1 steps
+    negative_weight: float = 1.0  # loss weight of label-0 steps
+    select_on_streams: bool = True  # pick the epoch by miss rate at the target FA rate on dev streams
     seed: int = 1234
     threads: int = 2
     workers: int = 1
@@ -64,8 +71,10 @@ class FitConfig:
 
 @dataclass
 class EvalConfig:
-    background_hours: float = 1.0
-    keyword_snr_db: float = 10.0
+    """The dev benchmark (kws.eval.benchmark) that picks the epoch and the threshold."""
+    snr_db: list = field(default_factory=lambda: [20.0, 10.0, 0.0])  # word-alone streams
+    other_words: bool = True  # other words' recordings and sentences as negatives
+    max_background_files: int = 0  # 0: all dev background (a cap only for quick test runs)
     target_fa_per_hour: float = 0.5
 
 

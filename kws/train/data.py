@@ -13,6 +13,8 @@ from kws.audio.files import read_audio
 from kws.errors import KwsError
 from kws.eval.splits import (SPLITS, audio_files, content_hash, data_root, load_split_clips,  # noqa: F401
                               split_background, split_contiguous, _number_key)
+from kws.eval.benchmark import sentence_rows
+from kws.eval.splits import session_split
 from kws.eval.streams import speech_bounds
 
 
@@ -43,6 +45,9 @@ class Corpus:
     negatives: dict[str, list[Utterance]] = field(default_factory=dict)
     background: dict[str, list[np.ndarray]] = field(default_factory=dict)
     background_files: dict[str, list[str]] = field(default_factory=dict)
+    # Running speech of many speakers, cut into foreground negatives at talker level: the
+    # split's background speech and its sentences (sentences/wuw) without the keyword.
+    speech: dict[str, list[np.ndarray]] = field(default_factory=dict)
 
     def summary(self) -> dict:
         out = {}
@@ -56,6 +61,7 @@ class Corpus:
                 "negatives": dict(sorted(words.items())),
                 "background_files": [Path(f).name for f in self.background_files.get(s, [])],
                 "background_minutes": round(sum(len(b) for b in self.background.get(s, [])) / 16000 / 60, 1),
+                "speech_minutes": round(sum(len(b) for b in self.speech.get(s, [])) / 16000 / 60, 1),
             }
         return out
 
@@ -105,4 +111,26 @@ def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
         # Opus decodes can overshoot full scale slightly; clip so levels stay meaningful.
         corpus.background[split] = [np.clip(read_audio(f, warn=lambda m: None), -1, 1) for f in fs]
     progress(f"background: {sum(len(b) for v in corpus.background.values() for b in v) / 16000 / 3600:.1f} h")
+    for split in SPLITS:
+        corpus.speech[split] = [a for f, a in zip(corpus.background_files[split], corpus.background[split])
+                                if Path(f).parent.name == "speech"]
+    for split, pieces in sentence_negatives(root, cfg.keyword).items():
+        corpus.speech[split] += pieces
+    progress(f"running speech for foreground negatives: "
+             f"{sum(len(b) for v in corpus.speech.values() for b in v) / 16000 / 60:.0f} min")
     return corpus
+
+
+def sentence_negatives(root: Path, keyword: str, margin_s: float = 0.15) -> dict[str, list[np.ndarray]]:
+    """The sentences of sentences/wuw by split: whole when they hold another word, and the
+    speech before and after the word when they hold ``keyword``."""
+    out = {s: [] for s in SPLITS}
+    for r in sentence_rows(root):
+        audio = np.clip(read_audio(root / "sentences" / "wuw" / r["file"], warn=lambda m: None), -1, 1)
+        split = session_split(r["session"])
+        if r["keyword"] != keyword:
+            out[split].append(audio)
+            continue
+        a, b = int((float(r["start_s"]) - margin_s) * 16000), int((float(r["end_s"]) + margin_s) * 16000)
+        out[split] += [p for p in (audio[:max(a, 0)], audio[b:]) if len(p) > 8000]
+    return out

@@ -1,10 +1,10 @@
-"""The training loop: BCE on per-step labels, early stopping on a dev metric, resumable.
+"""The training loop: weighted BCE on per-step labels, early stopping on a dev metric, resumable.
 
 A checkpoint is written after every epoch (``work_dir/checkpoint.pt``); starting the same
-command again resumes from it.  The dev metric is the partial ROC AUC (false-positive
-rate <= 5 %) of the maximum probability in each dev clip (does the clip contain the
-keyword?), ties broken by the full AUC: the high-scoring negatives are what set the
-false-alarm rate.
+command again resumes from it.  The dev metric is the benchmark's own: miss rate at the
+target false-alarm rate on the dev streams (kws.train.select), ties broken by the miss
+rate at twice that rate and then by the partial ROC AUC (false-positive rate <= 5 %) of
+the maximum probability in each dev clip.  Without dev streams the clip pAUC alone decides.
 """
 
 from __future__ import annotations
@@ -51,15 +51,25 @@ def partial_auc(scores: np.ndarray, positive: np.ndarray, max_fpr: float = 0.05)
     return float(np.mean(tprs))
 
 
-def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, pos_weight: float, batch: int = 128):
+def step_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: float, negative_weight: float,
+              reduction: str = "mean") -> torch.Tensor:
+    """BCE per output step, label-1 steps weighted ``positive_weight``, label-0 steps
+    ``negative_weight``: at a target of a false alarm every few hours the rare confident
+    negatives are what matter, so negatives may weigh more than their count alone gives."""
+    weight = torch.where(labels > 0.5, positive_weight, negative_weight)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, labels, weight=weight, reduction="sum")
+    return loss / labels.numel() if reduction == "mean" else loss
+
+
+def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, positive_weight: float,
+                   negative_weight: float = 1.0, batch: int = 128):
     model.eval()
     losses, maxes = [], []
-    crit = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight), reduction="sum")
     with torch.no_grad():
         for i in range(0, len(x), batch):
             xb, yb = x[i:i + batch], y[i:i + batch]
             logits, _, _ = model.logits(xb, *model.initial_state(len(xb)))
-            losses.append(crit(logits, yb).item())
+            losses.append(step_loss(logits, yb, positive_weight, negative_weight, reduction="sum").item())
             maxes.append(torch.sigmoid(logits).max(dim=1).values.numpy())
     loss = sum(losses) / y.numel()
     scores, positive = np.concatenate(maxes), (y.sum(dim=1) > 0).numpy()
@@ -67,12 +77,11 @@ def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, pos_weig
 
 
 def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch.Tensor], fit_cfg,
-        work_dir: Path, log=print, miner=None) -> dict:
+        work_dir: Path, log=print, miner=None, selector=None) -> dict:
     torch.manual_seed(fit_cfg.seed)
     torch.set_num_threads(fit_cfg.threads)
     opt = torch.optim.AdamW(model.parameters(), lr=fit_cfg.lr, weight_decay=fit_cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=fit_cfg.epochs)
-    crit = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(fit_cfg.positive_weight))
     ckpt_path = work_dir / "checkpoint.pt"
     state = {"epoch": 0, "best": None, "best_epoch": -1, "history": [], "best_model": None}
     if ckpt_path.is_file():
@@ -94,24 +103,31 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         t0, total, n = time.monotonic(), 0.0, 0
         for xb, yb in loader:
             logits, _, _ = model.logits(xb, *model.initial_state(len(xb)))
-            loss = crit(logits, yb)
+            loss = step_loss(logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             total, n = total + loss.item() * len(xb), n + len(xb)
         sched.step()
-        dev_loss, dev_auc, dev_pauc = evaluate_clips(model, *dev, fit_cfg.positive_weight)
+        dev_loss, dev_auc, dev_pauc = evaluate_clips(model, *dev, fit_cfg.positive_weight, fit_cfg.negative_weight)
         row = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "dev_loss": dev_loss, "dev_auc": dev_auc,
-               "dev_pauc": dev_pauc, "seconds": round(time.monotonic() - t0, 1)}
+               "dev_pauc": dev_pauc}
+        if selector is not None:
+            row.update(selector.evaluate(model))
+            key = (-row["dev_miss_0.5"], -row["dev_miss_1"], dev_pauc)
+        else:
+            key = (dev_pauc, dev_auc)
+        row["seconds"] = round(time.monotonic() - t0, 1)
         state["history"].append(row)
-        key = (dev_pauc, dev_auc)
         if state["best"] is None or key > tuple(state["best"]):
             state["best"], state["best_epoch"] = list(key), epoch
             state["best_model"] = copy.deepcopy(model.state_dict())
         state["epoch"] = epoch + 1
+        streams = (f", dev miss {100 * row['dev_miss_0.5']:.1f}% @ 0.5 FA/h, {100 * row['dev_miss_1']:.1f}% @ 1"
+                   if selector is not None else "")
         log(f"epoch {epoch + 1}/{fit_cfg.epochs}: train loss {row['train_loss']:.4f}, dev loss {dev_loss:.4f}, "
-            f"dev AUC {dev_auc:.4f}, pAUC@5% {dev_pauc:.4f} ({row['seconds']} s)"
+            f"dev AUC {dev_auc:.4f}, pAUC@5% {dev_pauc:.4f}{streams} ({row['seconds']} s)"
             f"{' *' if state['best_epoch'] == epoch else ''}")
         done = epoch + 1
         if miner and fit_cfg.mine_from_epoch and done >= fit_cfg.mine_from_epoch \
@@ -130,4 +146,5 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
     best = state["history"][state["best_epoch"]]
     return {"history": state["history"], "best_epoch": state["best_epoch"] + 1,
             "dev_auc": best["dev_auc"], "dev_pauc": best["dev_pauc"], "dev_loss": best["dev_loss"],
+            "dev_miss_0.5": best.get("dev_miss_0.5"), "dev_miss_1": best.get("dev_miss_1"),
             "fit_seconds_this_run": round(time.monotonic() - started, 1)}

@@ -27,6 +27,7 @@ class SplitData:
     negatives: list[Utterance]
     background: list[np.ndarray]
     hard_spots: list[tuple[int, int]] = field(default_factory=list)  # (background index, sample)
+    speech: list[np.ndarray] = field(default_factory=list)  # running speech for foreground negatives
 
 
 @dataclass
@@ -62,14 +63,26 @@ def _foreground(rng, utt: Utterance, cfg, level_dbfs: float) -> tuple[np.ndarray
     return aug.set_level(x, level_dbfs + rng.uniform(-3, 3)), word_end
 
 
+def _negative(rng, data: SplitData, cfg) -> Utterance:
+    """A recorded or synthetic other word, or a stretch of real running speech of another
+    speaker: the same talker levels and positions as the keyword, so that "a word, loud,
+    on its own" is never what tells the keyword apart."""
+    if data.speech and (not data.negatives or rng.random() < cfg.p_speech_negative):
+        src = data.speech[int(rng.integers(len(data.speech)))]
+        n = int(rng.uniform(*cfg.speech_negative_s) * 16000)
+        start = int(rng.integers(0, max(1, len(src) - n)))
+        return Utterance(src[start:start + n], "speech", "speech")
+    return data.negatives[int(rng.integers(len(data.negatives)))]
+
+
 def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> Clip:
     n_pos = 0
     if data.positives and rng.random() < cfg.p_positive:
         n_pos = 1 if rng.random() < 0.75 else int(rng.integers(1, cfg.max_positives + 1))
-    n_neg = int(rng.integers(0, cfg.max_negatives + 1)) if data.negatives else 0
+    n_neg = int(rng.integers(0, cfg.max_negatives + 1)) if data.negatives or data.speech else 0
     talker_db = rng.uniform(*cfg.level_dbfs)
     events = [(True, data.positives[int(rng.integers(len(data.positives)))]) for _ in range(n_pos)]
-    events += [(False, data.negatives[int(rng.integers(len(data.negatives)))]) for _ in range(n_neg)]
+    events += [(False, _negative(rng, data, cfg)) for _ in range(n_neg)]
     order = rng.permutation(len(events))
     out = np.zeros(n_samples, dtype=np.float32)
     taken: list[tuple[int, int]] = []
@@ -96,6 +109,8 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
         out += aug.set_level(bg, bg_db)
     # A microphone never delivers digital silence; neither should training audio.
     out += rng.standard_normal(n_samples).astype(np.float32) * aug.db_to_gain(rng.uniform(-90, -65))
+    if rng.random() < cfg.p_telephone:  # a telephone or cheap microphone: nothing above 4 kHz
+        out = aug.telephone(rng, out)
     gain = 0.99 / max(1.0, float(np.abs(out).max()) / 0.99)
     return Clip((out * gain).astype(np.float32), sorted(ends), spans)
 

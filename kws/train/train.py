@@ -10,12 +10,13 @@ import torch
 from kws.frontend import FrontendParams
 from kws.train.data import load_corpus
 from kws.train.dataset import ClipDataset, materialise
-from kws.train.evaluate import evaluate
+from kws.train.evaluate import dev_benchmark, evaluate
 from kws.train.export import export_onnx, write_sidecar
 from kws.train.fit import fit
 from kws.train.mining import BackgroundMiner
 from kws.train.model import KeywordNet
 from kws.train.report import write_report
+from kws.train.select import DevSelector
 from kws.train.synth import SplitData
 
 
@@ -27,7 +28,7 @@ def split_data(corpus, split: str) -> SplitData:
     synthetic = len(pos) - len(real)
     if real and synthetic > len(real):
         pos = pos + real * (synthetic // len(real) - 1)
-    return SplitData(pos, corpus.negatives[split], corpus.background[split])
+    return SplitData(pos, corpus.negatives[split], corpus.background[split], speech=corpus.speech.get(split, []))
 
 
 def feature_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,11 +65,14 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     model.feat_std.copy_(std)
     log(f"training {sum(p.numel() for p in model.parameters())} parameters on "
         f"{len(train_ds)} fresh clips per epoch")
+    log("building the dev benchmark streams")
+    bench = dev_benchmark(cfg, corpus, keyword)
+    selector = DevSelector(bench, fe, net.stride) if cfg.fit.select_on_streams else None
     miner = None
     if cfg.fit.mine_from_epoch:
         log("computing features of the training background for hard-negative mining")
         miner = BackgroundMiner(corpus.background["train"], fe, net.stride)
-    fit_result = fit(model, train_ds, dev, cfg.fit, work, log=log, miner=miner)
+    fit_result = fit(model, train_ds, dev, cfg.fit, work, log=log, miner=miner, selector=selector)
     export_onnx(model, out)
     provenance = {"keyword": keyword, "command": command, "data_root": str(cfg.data.root),
                   "text_only": bool(cfg.word) and not (cfg.data.train_on_recordings and corpus.eval_positives.get("train")),
@@ -76,17 +80,18 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
                   "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"]}
     write_sidecar(out, keyword, fe, net.stride, 0.5, 3, 1.5, provenance)
     log("evaluating on the dev stream through the runtime")
-    metrics = evaluate(out, corpus, cfg.eval, log=log)
+    metrics = evaluate(out, bench, cfg.eval.target_fa_per_hour, log=log)
     seconds = time.monotonic() - started
-    provenance.update({k: metrics[k] for k in metrics if k.startswith(("miss_at", "threshold_at"))})
+    provenance["dev"] = {g: v for g, v in metrics["row"].items() if g in ("all", "alone", "sentences")}
+    provenance["dev_hours"] = metrics["row"]["hours"]
     provenance["train_minutes"] = round(seconds / 60, 1)
     write_sidecar(out, keyword, fe, net.stride, metrics["threshold"], 3, 1.5, provenance)
     report = out.with_name(out.stem + "-report.md")
     write_report(report, keyword=keyword, command=command, summary=summary, fit=fit_result, metrics=metrics,
                  seconds=seconds, onnx_path=out, extra=_tts_section(tts_summary))
+    dev = metrics["row"]["all"]
     log(f"wrote {out}, {out.with_suffix('.json')} and {report} in {seconds / 60:.1f} min; "
-        f"dev miss {100 * metrics['miss_at_0.5_fa_per_hour']:.1f}% at 0.5 FA/h, "
-        f"{100 * metrics['miss_at_1.0_fa_per_hour']:.1f}% at 1 FA/h")
+        f"dev miss {100 * dev['miss_at_0.5']:.1f}% at 0.5 FA/h, {100 * dev['miss_at_1']:.1f}% at 1 FA/h")
     return {"fit": fit_result, "metrics": metrics, "seconds": seconds, "report": str(report)}
 
 
