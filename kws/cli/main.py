@@ -211,6 +211,38 @@ def train(config, word, out, data_root):
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
 
 
+def _configured_spotter(cfg, models=(), threshold=None):
+    """The one place the commands below build a Spotter from the config (as `kws listen` does)."""
+    from kws.spotter import spotter_from_config
+
+    return spotter_from_config(cfg, models, threshold)
+
+
+@cli.command()
+@click.option("--uri", default="tcp://0.0.0.0:10400", show_default=True,
+              help="Where to listen: tcp://HOST:PORT, unix:///path/to/socket or stdio://.")
+@model_option
+@threshold_option
+@config_option
+@click.option("--max-clients", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Connections served at once; more are refused with an error event.")
+@click.option("--zeroconf", "zeroconf_name", default=None, metavar="NAME",
+              help="Announce the server as _wyoming._tcp under NAME (needs: pip install zeroconf).")
+@click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                                              case_sensitive=False))
+@fail_cleanly
+def serve(uri, models, threshold, config_path, max_clients, zeroconf_name, log_level):
+    """Wyoming wake-word server for Home Assistant (same models and trigger as `kws listen`)."""
+    try:
+        from kws.server.wyoming import serve as serve_wyoming
+    except ImportError as exc:
+        raise KwsError(f"kws serve needs the wyoming extra: pip install -e '.[wyoming]' ({exc})") from None
+    cfg = load_cfg(config_path, log_level=log_level)
+    setup_logging(cfg.log_level)
+    serve_wyoming(_configured_spotter(cfg, models, threshold), uri, max_clients=max_clients,
+                  zeroconf_name=zeroconf_name)
+
+
 def main():
     cli(prog_name="kws")
 
