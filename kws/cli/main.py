@@ -63,7 +63,7 @@ def cli():
 @config_option
 @fail_cleanly
 def detect(files, models, threshold, config_path):
-    """Detect keywords in audio files: one JSON line per detection.
+    """Detect keywords in audio files (`-`: a file piped to stdin): one JSON line per detection.
 
     Bad files are reported on stderr (one line each) and the rest are still processed;
     the exit code is 2 if any file failed.
@@ -77,7 +77,13 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            audio = read_audio(path, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
+            if path == "-":  # an audio file piped in: cat x.wav | kws detect -
+                import numpy as np
+
+                from kws.audio.pipe import stdin_blocks
+                audio = np.concatenate(list(stdin_blocks(spotter.sample_rate, warn=_note)))
+            else:
+                audio = read_audio(path, spotter.sample_rate, warn=_note)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
             failed += 1
@@ -88,6 +94,10 @@ def detect(files, models, threshold, config_path):
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
     if failed:
         sys.exit(2)
+
+
+def _note(message):
+    click.echo(f"kws: note: {message}", err=True)
 
 
 class _progress:
@@ -159,10 +169,17 @@ def devices():
               help="Serve Prometheus metrics on 127.0.0.1:PORT.")
 @click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                               case_sensitive=False))
+@click.option("--raw-stdin", is_flag=True, help="Read raw PCM from stdin instead of a microphone; ends at EOF.")
+@click.option("--rate", type=click.IntRange(1000, 384000), default=None, help="--raw-stdin sample rate [16000].")
+@click.option("--format", "sample_format", type=click.Choice(["s16le", "s32le", "f32le", "u8"]), default=None,
+              help="--raw-stdin sample format [s16le].")
+@click.option("--channels", type=click.IntRange(1, 64), default=None, help="--raw-stdin channel count [1].")
+@click.option("--channel", type=click.IntRange(0, 63), default=None,
+              help="Use only this channel (0 = first) of a multi-channel microphone or --raw-stdin.")
 @fail_cleanly
 def listen(models, threshold, config_path, device, meter, chime, json_lines, command, callback,
-           save_detections, metrics_port, log_level):
-    """Listen on the microphone and act on each detection (runs until stopped)."""
+           save_detections, metrics_port, log_level, raw_stdin, rate, sample_format, channels, channel):
+    """Listen on the microphone (or raw PCM on stdin) and act on each detection (runs until stopped)."""
     from kws.daemon.service import Service
 
     overrides = {"audio.device": device, "actions.chime": chime, "actions.json": json_lines,
@@ -175,7 +192,26 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
         overrides["models"] = [{"path": p, "threshold": threshold} for p in paths]
     cfg = load_cfg(config_path, **overrides)
     setup_logging(cfg.log_level)
-    Service(cfg, config_path=config_path, overrides=overrides, meter=meter).run()
+    source = _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel)
+    service = Service(cfg, config_path=config_path, overrides=overrides, meter=meter, source=source)
+    if raw_stdin:  # end of the piped audio: let the last actions finish, then stop (exit 0)
+        source.on_eof = lambda: (service.runner.drain(cfg.actions.timeout_s), service.listener.stop(),
+                                 service.request_stop())
+    service.run()
+
+
+def _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel):
+    """The audio source for `kws listen`: None (the service's microphone), a channel of it, or stdin."""
+    if raw_stdin:
+        from kws.audio.pipe import StdinPcmSource
+        return StdinPcmSource(rate or 16000, sample_format or "s16le", channels or 1, channel,
+                              block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s)
+    if (rate, sample_format, channels) != (None, None, None):
+        raise KwsError("--rate, --format and --channels describe --raw-stdin input; add --raw-stdin")
+    if channel is None:
+        return None
+    from kws.audio.capture import MicrophoneSource
+    return MicrophoneSource(cfg.audio.device, block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s, channel=channel)
 
 
 @cli.command("install-service")
