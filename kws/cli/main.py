@@ -279,6 +279,39 @@ def serve(uri, models, threshold, config_path, max_clients, zeroconf_name, log_l
                   zeroconf_name=zeroconf_name)
 
 
+@cli.command()
+@click.option("--background", default=None, metavar="DIR|DEVICE",
+              help="Audio of your room without the word: a folder of files, or a microphone (index, part of its "
+                   "name, or 'default') recorded for --minutes.")
+@click.option("--minutes", type=click.FloatRange(0.1, 24 * 60), default=10.0, show_default=True,
+              help="How long to record when --background is a microphone.")
+@click.option("--positives", default=None, type=click.Path(file_okay=False), help="Folder of your recordings of the word.")
+@click.option("--false-alarms", "false_alarms", default=None, type=click.Path(file_okay=False),
+              help="Folder of clips saved by --save-detections: where each scored, what would reject it.")
+@click.option("--target-fa", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
+              help="False alarms per hour to aim for.")
+@click.option("--plot", "plot_path", default="kws-tune.png", show_default=True, type=click.Path(dir_okay=False),
+              help="PNG: false alarms per hour and misses against threshold.")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write the whole sweep as CSV.")
+@click.option("--write-config", default=None, type=click.Path(dir_okay=False),
+              help="Write the suggested thresholds into this config (the old file is kept as PATH.bak).")
+@model_option
+@config_option
+@fail_cleanly
+def tune(background, minutes, positives, false_alarms, target_fa, plot_path, csv_path, write_config, models,
+         config_path):
+    """Pick thresholds on your own room's audio: false alarms per hour and misses against threshold."""
+    from kws.cli.tune import run_tune
+
+    if background is None and false_alarms is None:
+        raise KwsError("give --background DIR|DEVICE (and optionally --positives DIR), or --false-alarms DIR")
+    cfg = load_cfg(config_path)
+    refs = list(models) or [e.path for e in cfg.model_entries()]
+    run_tune(_configured_spotter(cfg, models), refs, background=background, minutes=minutes, positives=positives,
+             false_alarms=false_alarms, target_fa=target_fa, plot_path=plot_path, csv_path=csv_path,
+             write_config=write_config, block_ms=cfg.audio.block_ms, progress=_progress, note=_note)
+
+
 def main():
     cli(prog_name="kws")
 
