@@ -140,6 +140,20 @@ def test_describe_lists_the_loaded_models_as_a_wake_program(server):
     assert program.models[0].version and program.models[0].attribution.name == "kws"
 
 
+def test_ping_is_answered_with_pong(server):
+    from wyoming.ping import Ping, Pong
+
+    async def go():
+        client = await connect(server.uri)
+        await client.write_event(Ping(text="hello").event())
+        event = await client.read_event()
+        await client.disconnect()
+        return event
+
+    event = asyncio.run(go())
+    assert Pong.is_type(event.type) and Pong.from_event(event).text == "hello"
+
+
 def test_keyword_streamed_in_chunks_gives_one_detection(server, clips):
     keyword, _ = clips
     events = asyncio.run(stream(server.uri, np.concatenate([keyword, np.zeros(8000, np.float32)])))

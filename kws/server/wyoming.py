@@ -5,7 +5,7 @@ Protocol (framing and event classes from the ``wyoming`` package):
 listen for, optional); ``audio-start`` resets the connection's stream; ``audio-chunk``
 (PCM at any rate/width/channels, converted to 16 kHz mono float32) -> ``detection``
 (name, timestamp) whenever a model fires; ``audio-stop`` -> ``not-detected`` if nothing
-fired in that stream.
+fired in that stream; ``ping`` -> ``pong``.
 
 Every connection has its own Spotter (front end, recurrent state, triggers) over the
 shared, once-loaded ONNX models, and its own streaming resampler.  The detector runs on
@@ -27,6 +27,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event, async_read_event
 from wyoming.info import Attribution, Describe, Info, WakeModel, WakeProgram
+from wyoming.ping import Ping, Pong
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.wake import Detect, Detection, NotDetected
 
@@ -175,6 +176,8 @@ class WakeHandler(AsyncEventHandler):
             await self._chunk(AudioChunk.from_event(event))
         elif AudioStop.is_type(event.type):
             await self._stop()
+        elif Ping.is_type(event.type):  # answered after everything sent before it: a client can time a chunk
+            await self.write_event(Pong(text=Ping.from_event(event).text).event())
         else:
             log.debug("client %s: ignoring %s event", self.peer, event.type)
         return True
