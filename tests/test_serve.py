@@ -136,7 +136,8 @@ def test_describe_lists_the_loaded_models_as_a_wake_program(server):
     info = asyncio.run(go())
     (program,) = info.wake
     assert program.name == "kws" and program.installed
-    assert [(m.name, m.phrase, m.languages) for m in program.models] == [("alexa", "alexa", ["en"])]
+    assert [(m.name, m.description, m.phrase, m.languages) for m in program.models] == [
+        ("alexa", "alexa", "alexa", ["en"])]
     assert program.models[0].version and program.models[0].attribution.name == "kws"
 
 
@@ -173,9 +174,24 @@ def test_audio_without_the_keyword_gives_not_detected(server, clips):
     assert kinds(asyncio.run(stream(server.uri, music))) == ["not-detected"]
 
 
-def test_detect_names_filters_models(server, clips):
+def test_two_models_are_listed_and_detect_names_picks_among_them(tmp_path, clips):
     keyword, _ = clips
-    assert kinds(asyncio.run(stream(server.uri, keyword, names=["hey_computer"]))) == ["not-detected"]
+    server = Server(f"unix://{tmp_path}/kws.sock", tmp_path, "-m", "alexa", "-m", "hey_computer")
+    try:
+        async def describe():
+            client = await connect(server.uri)
+            await client.write_event(Describe().event())
+            event = await client.read_event()
+            await client.disconnect()
+            return Info.from_event(event)
+
+        assert [m.name for m in asyncio.run(describe()).wake[0].models] == ["alexa", "hey computer"]
+        assert asyncio.run(describe()).wake[0].models[1].phrase == "hey computer"
+        assert kinds(asyncio.run(stream(server.uri, keyword, names=["hey computer"]))) == ["not-detected"]
+        events = asyncio.run(stream(server.uri, keyword, names=["alexa"]))
+        assert [Detection.from_event(e).name for e in events] == ["alexa"]
+    finally:
+        server.stop()
 
 
 def test_two_clients_at_once_get_independent_answers(server, clips):

@@ -149,3 +149,17 @@ def test_tune_records_background_from_a_microphone(tmp_path, request):
     assert r.returncode == 0, r.stderr
     assert "alexa: 0.1 min of background" in r.stdout and "suggested threshold" in r.stdout
     assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_tune_shows_progress_bars_on_a_terminal_only(room):
+    import shutil
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux `script` (a pseudo-terminal) not installed")
+    cmd = " ".join([*KWS, "tune", "--background", str(room / "bg"), "--plot", "''"])
+    on_tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, cwd=REPO,
+                            timeout=300)
+    assert on_tty.returncode == 0, on_tty.stdout
+    assert re.search(r"background .*━.*\d+%", on_tty.stdout)  # rich's bar, drawn on the pty
+    piped = kws("tune", "--background", room / "bg", "--plot", "")
+    assert piped.returncode == 0 and "━" not in piped.stderr and "%" not in piped.stderr

@@ -76,7 +76,9 @@ class _BoundedReader:
 def wake_info(spotter: Spotter) -> Info:
     """The ``info`` answer: one wake program with every loaded model."""
     attribution = Attribution(name="kws", url="")
-    models = [WakeModel(name=m.keyword, description=f"kws model {m.path.name}", phrase=m.keyword.replace("_", " "),
+    # Home Assistant lists a wake word by its description (else its name) and sends the name back in
+    # ``detect``; the phrase is what the user says.
+    models = [WakeModel(name=m.keyword, description=m.keyword.replace("_", " "), phrase=m.keyword.replace("_", " "),
                         languages=["en"], attribution=attribution, installed=True, version=__version__)
               for m in spotter.models]
     program = WakeProgram(name="kws", description="kws: offline streaming wake-word engine",
