@@ -61,9 +61,10 @@ class Server:
         return [line for line in self.log_path.read_text().splitlines() if needle in line]
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.proc.terminate()  # SIGTERM: a clean stop
+        assert self.proc.wait(timeout=10) == 0, self.log_path.read_text()
         self.log.close()
+        assert "Traceback" not in self.log_path.read_text()
 
 
 def free_port() -> int:
@@ -237,7 +238,7 @@ def test_garbage_and_vanishing_clients_do_not_affect_others(server, clips):
 
 def test_connections_are_bounded(tmp_path, clips):
     keyword, _ = clips
-    server = Server(f"unix://{tmp_path}/kws.sock", tmp_path, "--max-clients", "2")
+    server = Server(f"unix://{tmp_path}/kws.sock", tmp_path, "--max-clients", "2", "--idle-timeout", "2")
     try:
         async def go():
             held = [await connect(server.uri) for _ in range(2)]
@@ -250,13 +251,17 @@ def test_connections_are_bounded(tmp_path, clips):
             await held[0].disconnect()
             await asyncio.sleep(0.3)
             after = await stream(server.uri, keyword)  # a freed slot is usable again
+            # a client that goes silent (a vanished peer) is closed by the server and frees its slot
+            closed = await held[1].read_event()
             await held[1].disconnect()
-            return refused, after
+            return refused, after, closed
 
-        refused, after = asyncio.run(go())
+        refused, after, closed = asyncio.run(go())
         assert Error.is_type(refused.type) and Error.from_event(refused).code == "busy"
         assert kinds(after) == ["detection"]
+        assert closed is None
         assert len(server.lines("refused: already 2 connections")) == 1
+        assert len(server.lines("closed: no event for 2 s (--idle-timeout)")) == 1
     finally:
         server.stop()
 

@@ -262,12 +262,14 @@ def _configured_spotter(cfg, models=(), threshold=None):
 @config_option
 @click.option("--max-clients", type=click.IntRange(1, 256), default=8, show_default=True,
               help="Connections served at once; more are refused with an error event.")
+@click.option("--idle-timeout", type=click.FloatRange(0), default=300, show_default=True,
+              help="Close a connection that sends nothing for this many seconds (0: never).")
 @click.option("--zeroconf", "zeroconf_name", default=None, metavar="NAME",
               help="Announce the server as _wyoming._tcp under NAME (needs: pip install zeroconf).")
 @click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                               case_sensitive=False))
 @fail_cleanly
-def serve(uri, models, threshold, config_path, max_clients, zeroconf_name, log_level):
+def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroconf_name, log_level):
     """Wyoming wake-word server for Home Assistant (same models and trigger as `kws listen`)."""
     try:
         from kws.server.wyoming import serve as serve_wyoming
@@ -276,7 +278,7 @@ def serve(uri, models, threshold, config_path, max_clients, zeroconf_name, log_l
     cfg = load_cfg(config_path, log_level=log_level)
     setup_logging(cfg.log_level)
     serve_wyoming(_configured_spotter(cfg, models, threshold), uri, max_clients=max_clients,
-                  zeroconf_name=zeroconf_name)
+                  zeroconf_name=zeroconf_name, idle_timeout_s=idle_timeout or None)
 
 
 @cli.command()

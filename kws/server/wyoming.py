@@ -89,10 +89,11 @@ def wake_info(spotter: Spotter) -> Info:
 class WakeService:
     """What all connections share: the loaded models, the info answer, the limits, the pool."""
 
-    def __init__(self, spotter: Spotter, max_clients: int = 8, workers: int = 2):
+    def __init__(self, spotter: Spotter, max_clients: int = 8, workers: int = 2, idle_timeout_s: float | None = 300):
         self.spotter = spotter
         self.info_event = wake_info(spotter).event()
         self.max_clients = max_clients
+        self.idle_timeout_s = idle_timeout_s  # a peer that vanished without closing must not hold a slot forever
         self.clients = 0
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kws-serve")
 
@@ -134,7 +135,7 @@ class WakeHandler(AsyncEventHandler):
         bounded = _BoundedReader(self.reader)
         try:
             while True:
-                event = await async_read_event(bounded)
+                event = await asyncio.wait_for(async_read_event(bounded), service.idle_timeout_s)
                 if event is None:
                     if bounded.last_line:
                         log.warning("client %s closed: malformed event %r", self.peer, bounded.last_line[:60])
@@ -149,6 +150,8 @@ class WakeHandler(AsyncEventHandler):
             await self._try_write(Error(text=str(exc), code="bad-audio").event())
         except EventTooLarge as exc:
             log.warning("client %s closed: %s", self.peer, exc)
+        except asyncio.TimeoutError:
+            log.warning("client %s closed: no event for %g s (--idle-timeout)", self.peer, service.idle_timeout_s)
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             log.warning("client %s disconnected mid-event (%s)", self.peer, type(exc).__name__)
         except Exception as exc:  # a malformed event (wrong JSON shape, missing keys): this client only
@@ -256,10 +259,11 @@ def check_uri(uri: str) -> None:
         raise KwsError(f"--uri {uri}: {exc}") from None
 
 
-def serve(spotter: Spotter, uri: str, max_clients: int = 8, zeroconf_name: str | None = None) -> None:
+def serve(spotter: Spotter, uri: str, max_clients: int = 8, zeroconf_name: str | None = None,
+          idle_timeout_s: float | None = 300) -> None:
     """Run the server until SIGTERM/SIGINT."""
     check_uri(uri)
-    service = WakeService(spotter, max_clients=max_clients)
+    service = WakeService(spotter, max_clients=max_clients, idle_timeout_s=idle_timeout_s)
     try:
         asyncio.run(_serve(service, uri, zeroconf_name))
     except KeyboardInterrupt:
