@@ -111,6 +111,9 @@ def test_listen_pcm_options_need_raw_stdin_and_a_real_channel():
     r = subprocess.run([*KWS, "listen", "--raw-stdin", "--channels", "2", "--channel", "2"], input="",
                        capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 2 and "kws: error: channel 2 does not exist in 2-channel audio" in r.stderr
+    r = subprocess.run([*KWS, "listen", "--raw-stdin", "--format", "s24le"], input="",
+                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and "kws: error: unsupported sample format 's24le' (supported: u8, s16le" in r.stderr
 
 
 @pytest.mark.parametrize("fmt,dtype,scale", [("s16le", "<i2", 32767), ("s32le", "<i4", 2**31 - 1),

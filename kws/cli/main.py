@@ -171,8 +171,8 @@ def devices():
                                                               case_sensitive=False))
 @click.option("--raw-stdin", is_flag=True, help="Read raw PCM from stdin instead of a microphone; ends at EOF.")
 @click.option("--rate", type=click.IntRange(1000, 384000), default=None, help="--raw-stdin sample rate [16000].")
-@click.option("--format", "sample_format", type=click.Choice(["s16le", "s32le", "f32le", "u8"]), default=None,
-              help="--raw-stdin sample format [s16le].")
+@click.option("--format", "sample_format", default=None,  # checked by kws.audio.pcm, which lists the formats
+              help="--raw-stdin sample format: s16le (default), s32le, f32le or u8.")
 @click.option("--channels", type=click.IntRange(1, 64), default=None, help="--raw-stdin channel count [1].")
 @click.option("--channel", type=click.IntRange(0, 63), default=None,
               help="Use only this channel (0 = first) of a multi-channel microphone or --raw-stdin.")
