@@ -51,8 +51,9 @@ class MicrophoneSource:
     """open() / read() / close(); read returns 16 kHz float32 samples or None on time-out."""
 
     def __init__(self, device: int | str | None = None, sample_rate: int = 16000, block_ms: int = 100,
-                 ring_s: float = 10.0):
+                 ring_s: float = 10.0, channel: int = 0):
         self.device, self.sample_rate, self.block_ms, self.ring_s = device, sample_rate, block_ms, ring_s
+        self.channel = channel  # which input channel to keep (0 = first; the device is opened with channel+1)
         self.stream = None
         self.ring: RingBuffer | None = None
         self.native_rate = sample_rate
@@ -67,7 +68,7 @@ class MicrophoneSource:
     def _callback(self, indata, frames, time_info, status):
         if status.input_overflow:
             self.overflows += 1
-        self.ring.write(indata[:, 0])
+        self.ring.write(indata[:, self.channel])
 
     def open(self) -> None:
         sd = _sd()
@@ -79,7 +80,7 @@ class MicrophoneSource:
                             self.sample_rate, rate)
             self.ring = RingBuffer(int(self.ring_s * rate))
             try:
-                stream = sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=index,
+                stream = sd.InputStream(samplerate=rate, channels=self.channel + 1, dtype="float32", device=index,
                                         blocksize=int(rate * self.block_ms / 1000), callback=self._callback)
                 stream.start()
             except sd.PortAudioError as exc:

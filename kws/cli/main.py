@@ -63,7 +63,7 @@ def cli():
 @config_option
 @fail_cleanly
 def detect(files, models, threshold, config_path):
-    """Detect keywords in audio files: one JSON line per detection.
+    """Detect keywords in audio files (`-`: a file piped to stdin): one JSON line per detection.
 
     Bad files are reported on stderr (one line each) and the rest are still processed;
     the exit code is 2 if any file failed.
@@ -77,7 +77,13 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            audio = read_audio(path, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
+            if path == "-":  # an audio file piped in: cat x.wav | kws detect -
+                import numpy as np
+
+                from kws.audio.pipe import stdin_blocks
+                audio = np.concatenate(list(stdin_blocks(spotter.sample_rate, warn=_note)))
+            else:
+                audio = read_audio(path, spotter.sample_rate, warn=_note)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
             failed += 1
@@ -88,6 +94,10 @@ def detect(files, models, threshold, config_path):
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
     if failed:
         sys.exit(2)
+
+
+def _note(message):
+    click.echo(f"kws: note: {message}", err=True)
 
 
 class _progress:
@@ -159,10 +169,17 @@ def devices():
               help="Serve Prometheus metrics on 127.0.0.1:PORT.")
 @click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
                                                               case_sensitive=False))
+@click.option("--raw-stdin", is_flag=True, help="Read raw PCM from stdin instead of a microphone; ends at EOF.")
+@click.option("--rate", type=click.IntRange(1000, 384000), default=None, help="--raw-stdin sample rate [16000].")
+@click.option("--format", "sample_format", default=None,  # checked by kws.audio.pcm, which lists the formats
+              help="--raw-stdin sample format: s16le (default), s32le, f32le or u8.")
+@click.option("--channels", type=click.IntRange(1, 64), default=None, help="--raw-stdin channel count [1].")
+@click.option("--channel", type=click.IntRange(0, 63), default=None,
+              help="Use only this channel (0 = first) of a multi-channel microphone or --raw-stdin.")
 @fail_cleanly
 def listen(models, threshold, config_path, device, meter, chime, json_lines, command, callback,
-           save_detections, metrics_port, log_level):
-    """Listen on the microphone and act on each detection (runs until stopped)."""
+           save_detections, metrics_port, log_level, raw_stdin, rate, sample_format, channels, channel):
+    """Listen on the microphone (or raw PCM on stdin) and act on each detection (runs until stopped)."""
     from kws.daemon.service import Service
 
     overrides = {"audio.device": device, "actions.chime": chime, "actions.json": json_lines,
@@ -175,7 +192,26 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
         overrides["models"] = [{"path": p, "threshold": threshold} for p in paths]
     cfg = load_cfg(config_path, **overrides)
     setup_logging(cfg.log_level)
-    Service(cfg, config_path=config_path, overrides=overrides, meter=meter).run()
+    source = _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel)
+    service = Service(cfg, config_path=config_path, overrides=overrides, meter=meter, source=source)
+    if raw_stdin:  # end of the piped audio: let the last actions finish, then stop (exit 0)
+        source.on_eof = lambda: (service.runner.drain(cfg.actions.timeout_s), service.listener.stop(),
+                                 service.request_stop())
+    service.run()
+
+
+def _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel):
+    """The audio source for `kws listen`: None (the service's microphone), a channel of it, or stdin."""
+    if raw_stdin:
+        from kws.audio.pipe import StdinPcmSource
+        return StdinPcmSource(rate or 16000, sample_format or "s16le", channels or 1, channel,
+                              block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s)
+    if (rate, sample_format, channels) != (None, None, None):
+        raise KwsError("--rate, --format and --channels describe --raw-stdin input; add --raw-stdin")
+    if channel is None:
+        return None
+    from kws.audio.capture import MicrophoneSource
+    return MicrophoneSource(cfg.audio.device, block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s, channel=channel)
 
 
 @cli.command("install-service")
@@ -209,6 +245,73 @@ def train(config, word, out, data_root):
     except ImportError as exc:
         raise KwsError(f"training needs the train extra: pip install -e '.[train]' ({exc})") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
+
+
+def _configured_spotter(cfg, models=(), threshold=None):
+    """The one place the commands below build a Spotter from the config (as `kws listen` does)."""
+    from kws.spotter import spotter_from_config
+
+    return spotter_from_config(cfg, models, threshold)
+
+
+@cli.command()
+@click.option("--uri", default="tcp://0.0.0.0:10400", show_default=True,
+              help="Where to listen: tcp://HOST:PORT, unix:///path/to/socket or stdio://.")
+@model_option
+@threshold_option
+@config_option
+@click.option("--max-clients", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Connections served at once; more are refused with an error event.")
+@click.option("--idle-timeout", type=click.FloatRange(0), default=300, show_default=True,
+              help="Close a connection that sends nothing for this many seconds (0: never).")
+@click.option("--zeroconf", "zeroconf_name", default=None, metavar="NAME",
+              help="Announce the server as _wyoming._tcp under NAME (needs: pip install zeroconf).")
+@click.option("--log-level", default=None, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                                              case_sensitive=False))
+@fail_cleanly
+def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroconf_name, log_level):
+    """Wyoming wake-word server for Home Assistant (same models and trigger as `kws listen`)."""
+    try:
+        from kws.server.wyoming import serve as serve_wyoming
+    except ImportError as exc:
+        raise KwsError(f"kws serve needs the wyoming extra: pip install -e '.[wyoming]' ({exc})") from None
+    cfg = load_cfg(config_path, log_level=log_level)
+    setup_logging(cfg.log_level)
+    serve_wyoming(_configured_spotter(cfg, models, threshold), uri, max_clients=max_clients,
+                  zeroconf_name=zeroconf_name, idle_timeout_s=idle_timeout or None)
+
+
+@cli.command()
+@click.option("--background", default=None, metavar="DIR|DEVICE",
+              help="Audio of your room without the word: a folder of files, or a microphone (index, part of its "
+                   "name, or 'default') recorded for --minutes.")
+@click.option("--minutes", type=click.FloatRange(0.1, 24 * 60), default=10.0, show_default=True,
+              help="How long to record when --background is a microphone.")
+@click.option("--positives", default=None, type=click.Path(file_okay=False), help="Folder of your recordings of the word.")
+@click.option("--false-alarms", "false_alarms", default=None, type=click.Path(file_okay=False),
+              help="Folder of clips saved by --save-detections: where each scored, what would reject it.")
+@click.option("--target-fa", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
+              help="False alarms per hour to aim for.")
+@click.option("--plot", "plot_path", default="kws-tune.png", show_default=True, type=click.Path(dir_okay=False),
+              help="PNG: false alarms per hour and misses against threshold.")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write the whole sweep as CSV.")
+@click.option("--write-config", default=None, type=click.Path(dir_okay=False),
+              help="Write the suggested thresholds into this config (the old file is kept as PATH.bak).")
+@model_option
+@config_option
+@fail_cleanly
+def tune(background, minutes, positives, false_alarms, target_fa, plot_path, csv_path, write_config, models,
+         config_path):
+    """Pick thresholds on your own room's audio: false alarms per hour and misses against threshold."""
+    from kws.cli.tune import run_tune
+
+    if background is None and false_alarms is None:
+        raise KwsError("give --background DIR|DEVICE (and optionally --positives DIR), or --false-alarms DIR")
+    cfg = load_cfg(config_path)
+    refs = list(models) or [e.path for e in cfg.model_entries()]
+    run_tune(_configured_spotter(cfg, models), refs, background=background, minutes=minutes, positives=positives,
+             false_alarms=false_alarms, target_fa=target_fa, plot_path=plot_path, csv_path=csv_path,
+             write_config=write_config, block_ms=cfg.audio.block_ms, progress=_progress, note=_note)
 
 
 from kws.cli.evaluate import eval_command  # noqa: E402

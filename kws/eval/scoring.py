@@ -151,3 +151,25 @@ def det_points(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
             best = miss
             out.append((fa, miss))
     return out
+
+
+def peak_trigger_score(probs: np.ndarray, params: TriggerParams) -> float:
+    """The highest threshold at which ``trigger_fires(probs, params)`` still fires (0.0 if the
+    stream is shorter than the trigger's window): any threshold above it rejects the stream."""
+    k = params.consecutive if params.mode == "consecutive" else params.window
+    stat = _run_stat(np.asarray(probs), k, params.mode)
+    return float(stat.max()) if stat.size else 0.0
+
+
+def sweep_clips(pos_probs: list[np.ndarray], bg_probs: list[np.ndarray], bg_hours: float,
+                thresholds, make_params) -> list[tuple[float, Outcome]]:
+    """For each threshold: a positive clip (a recording of the word, no labelled span) is hit
+    when the trigger fires anywhere in it; every firing on a background stream is a false alarm.
+    ``make_params(threshold) -> TriggerParams``."""
+    out = []
+    for th in thresholds:
+        p = make_params(float(th))
+        hits = sum(len(trigger_fires(x, p)) > 0 for x in pos_probs)
+        fa = sum(len(trigger_fires(x, p)) for x in bg_probs)
+        out.append((float(th), Outcome(int(hits), len(pos_probs) - int(hits), int(fa), bg_hours)))
+    return out

@@ -1,0 +1,1 @@
+"""Network front ends for the Spotter (``kws serve``: the Wyoming protocol)."""

@@ -1,0 +1,165 @@
+"""`kws tune` as a user runs it: real processes; its numbers checked against `kws detect`."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from tests.conftest import DATA, REPO
+from tests.test_e2e_audio import pulse  # noqa: F401  (the virtual-microphone fixture)
+
+KWS = [sys.executable, "-m", "kws.cli.main"]
+ALEXA = DATA / "keywords" / "alexa"
+
+
+def kws(*args, **kw):
+    return subprocess.run([*KWS, *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=300, **kw)
+
+
+def n_detections(stdout):
+    return len([line for line in stdout.splitlines() if line.strip()])
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    """A 'room': 2 min of test-split background speech; 'your recordings': 9 real alexa clips."""
+    if not (DATA / "background").is_dir() or not ALEXA.is_dir():
+        pytest.skip(f"test data not found under {DATA} (set KWS_DATA_ROOT)")
+    d = tmp_path_factory.mktemp("room")
+    (d / "bg").mkdir()
+    (d / "pos").mkdir()
+    for name in ("asterisk_en_005", "ktuberling_words_005"):  # the test split: never trained or tuned on
+        audio, sr = sf.read(DATA / "background" / "speech" / f"{name}.ogg", dtype="float32")
+        sf.write(d / "bg" / f"{name}.flac", audio[: 60 * sr], sr)
+    for n in [205, *range(188, 196)]:
+        (d / "pos" / f"pv-{n}.flac").write_bytes((ALEXA / f"pv-{n}.flac").read_bytes())
+    return d
+
+
+@pytest.fixture(scope="module")
+def tuned(room):
+    cfg = room / "kws.yaml"
+    cfg.write_text("# my settings\nmodels:\n  - alexa\ntrigger:\n  refractory_s: 1.5\nlog_level: WARNING\n")
+    r = kws("tune", "--background", room / "bg", "--positives", room / "pos", "--csv", room / "sweep.csv",
+            "--plot", room / "tune.png", "--write-config", cfg, "--target-fa", "30")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(room / "sweep.csv")))
+    return r, rows, cfg
+
+
+def test_tune_counts_the_false_alarms_and_misses_kws_detect_gives(room, tuned):
+    _, rows, _ = tuned
+    bg, pos = sorted((room / "bg").iterdir()), sorted((room / "pos").iterdir())
+    low = [r for r in rows if int(r["false_alarms"]) > 0]
+    assert low, "the lowest thresholds should fire on background speech"
+    for row in (low[0], low[-1], rows[-8]):  # some with false alarms, one high threshold
+        r = kws("detect", "-t", row["threshold"], *bg)
+        assert n_detections(r.stdout) == int(row["false_alarms"]), row
+        hits = len({json.loads(line)["file"] for line in kws("detect", "-t", row["threshold"], *pos).stdout.splitlines()})
+        assert hits == int(row["hits"]) and int(row["misses"]) == len(pos) - hits, row
+        assert float(row["fa_per_hour"]) == pytest.approx(int(row["false_alarms"]) / (120 / 3600), abs=1e-3)
+
+
+def test_tune_suggests_the_threshold_for_the_target_and_writes_it_with_a_backup(tuned):
+    r, rows, cfg = tuned
+    (suggested,) = re.findall(r"alexa: suggested threshold (\d\.\d+) for at most 30", r.stdout)
+    row = next(x for x in rows if x["threshold"] == suggested)
+    assert float(row["fa_per_hour"]) <= 30
+    # nothing lower meets the target with as few misses
+    lower = [x for x in rows if float(x["threshold"]) < float(suggested) and float(x["fa_per_hour"]) <= 30]
+    assert all(int(x["misses"]) >= int(row["misses"]) for x in lower)
+    written = yaml.safe_load(cfg.read_text())
+    assert written["models"] == [{"path": "alexa", "threshold": float(suggested)}]
+    assert written["trigger"] == {"refractory_s": 1.5} and written["log_level"] == "WARNING"
+    assert cfg.with_name("kws.yaml.bak").read_text().startswith("# my settings")
+    assert f"wrote alexa={suggested} into {cfg}" in r.stdout
+    # the table shows the current and the suggested threshold
+    assert re.search(r"0\.9937 .*current", r.stdout) and re.search(rf"{suggested} .*suggested", r.stdout)
+
+
+def test_tune_plot_is_a_png(room, tuned):
+    import matplotlib.image
+
+    image = matplotlib.image.imread(room / "tune.png")
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_tune_shows_where_saved_detections_scored(tmp_path):
+    if not (ALEXA / "pv-205.flac").is_file():
+        pytest.skip(f"{ALEXA} not found")
+    audio, _ = sf.read(ALEXA / "pv-205.flac", dtype="float32")
+    pcm = np.concatenate([audio, np.zeros(16000, np.float32)])
+    saved = tmp_path / "saved"
+    r = subprocess.run(  # the clip as `kws listen --save-detections` saves it, from raw PCM on stdin
+        [*KWS, "listen", "--raw-stdin", "--no-chime", "--save-detections", str(saved)],
+        input=(pcm * 32767).astype("<i2").tobytes(), capture_output=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 1, r.stderr
+    (clip,) = saved.iterdir()
+    r = kws("tune", "--false-alarms", saved)
+    assert r.returncode == 0, r.stderr
+    row = next(line for line in r.stdout.splitlines() if clip.name in line)
+    *_, score, fires, rejected = [c.strip() for c in row.strip("│ ").split("│")]
+    assert fires == "yes" and float(rejected) > float(score) > 0.9937
+    assert n_detections(kws("detect", "-t", rejected, clip).stdout) == 0  # that threshold rejects it
+    assert n_detections(kws("detect", "-t", f"{float(score) - 0.0001:.4f}", clip).stdout) == 1
+    assert f"alexa: a threshold of {rejected} rejects all 1 saved clips" in r.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    ((), "give --background DIR|DEVICE"),
+    (("--false-alarms", "/nonexistent/folder"), "--false-alarms /nonexistent/folder: no such folder"),
+])
+def test_tune_bad_input_is_one_line(args, message):
+    r = kws("tune", *args)
+    (line,) = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and line.startswith(f"kws: error: {message}"), r.stderr
+
+
+def test_tune_empty_folder_is_one_line(tmp_path):
+    r = kws("tune", "--background", tmp_path)
+    assert r.returncode == 2 and f"kws: error: --background {tmp_path}: no .wav, .flac or .ogg files" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_tune_records_background_from_a_microphone(tmp_path, request):
+    """Through PulseAudio's virtual microphone (as tests/test_e2e_audio.py), with music played into it."""
+    import shutil
+
+    if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
+        pytest.skip("pulseaudio/paplay not installed (.ci/run installs them)")
+    env = request.getfixturevalue("pulse")
+    music, sr = sf.read(DATA / "background" / "music" / "wesnoth_005.ogg", dtype="float32")
+    sf.write(tmp_path / "music.wav", music[: 20 * sr], sr)
+    player = subprocess.Popen(["paplay", "--device=virt_sink", str(tmp_path / "music.wav")], env=env)
+    try:
+        r = subprocess.run([*KWS, "tune", "--background", "pulse", "--minutes", "0.1", "--csv", tmp_path / "s.csv",
+                            "--plot", tmp_path / "p.png"], capture_output=True, text=True, cwd=REPO, env=env,
+                           timeout=120)
+    finally:
+        player.kill()
+    assert r.returncode == 0, r.stderr
+    assert "alexa: 0.1 min of background" in r.stdout and "suggested threshold" in r.stdout
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_tune_shows_progress_bars_on_a_terminal_only(room):
+    import shutil
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux `script` (a pseudo-terminal) not installed")
+    cmd = " ".join([*KWS, "tune", "--background", str(room / "bg"), "--plot", "''"])
+    on_tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, cwd=REPO,
+                            timeout=300)
+    assert on_tty.returncode == 0, on_tty.stdout
+    assert re.search(r"background .*━.*\d+%", on_tty.stdout)  # rich's bar, drawn on the pty
+    piped = kws("tune", "--background", room / "bg", "--plot", "")
+    assert piped.returncode == 0 and "━" not in piped.stderr and "%" not in piped.stderr
