@@ -212,7 +212,7 @@ def run(root: str | Path, word: str, split: str, engine_names=("kws",), models=(
     if "kws" in engine_names:
         for m in models or [word]:
             try:
-                engines.append(KwsEngine(m, name=f"kws {Path(str(m)).stem}"))
+                engines.append(KwsEngine(m, name=f"kws {m}"))
             except Exception as exc:  # a missing or damaged model is reported, the rest still run
                 missing[f"kws {m}"] = f"{type(exc).__name__}: {exc}"
     more, why = load_engines(peers, word)
