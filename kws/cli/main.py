@@ -182,15 +182,20 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
 @click.option("--no-start", is_flag=True, help="Write the files but do not enable/start the service.")
 @click.option("--unit-dir", default="/etc/systemd/system", type=click.Path(file_okay=False))
 @click.option("--config-dir", default="/etc/kws", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Write the unit even if the service user cannot read this kws.")
 @fail_cleanly
-def install_service(no_start, unit_dir, config_dir):
-    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root."""
+def install_service(no_start, unit_dir, config_dir, force):
+    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root.
+
+    The unit runs this kws (the one running now, not the first on PATH); an existing unit
+    is kept as kws.service.bak-<time>.
+    """
     from pathlib import Path
 
     from kws.daemon.install import install
 
     try:
-        for line in install(Path(unit_dir), Path(config_dir), start=not no_start):
+        for line in install(Path(unit_dir), Path(config_dir), start=not no_start, force=force):
             click.echo(line)
     except PermissionError as exc:
         raise KwsError(f"{exc.filename}: permission denied (run with sudo)") from None
@@ -207,7 +212,8 @@ def train(config, word, out, data_root):
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
-        raise KwsError(f"training needs the train extra: pip install -e '.[train]' ({exc})") from None
+        raise KwsError(f"training needs the train extra: pip install -e '.[train]' (README: torch on another "
+                       f"machine) ({exc})") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
 
 
