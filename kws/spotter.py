@@ -13,6 +13,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kws.errors import KwsError
 from kws.frontend import FrontendParams, StreamingLogMel
 from kws.model import KeywordModel
 from kws.trigger import Trigger, TriggerParams
@@ -55,6 +56,12 @@ class Spotter:
     def __init__(self, models: Sequence[KeywordModel], triggers: Sequence[TriggerParams] | None = None):
         if not models:
             raise ValueError("at least one model is needed")
+        by_keyword = {}
+        for m in models:
+            by_keyword.setdefault(m.keyword, []).append(str(m.path))
+        for keyword, paths in by_keyword.items():
+            if len(paths) > 1:  # their detections and metrics could not be told apart
+                raise KwsError(f"models {', '.join(paths)} all have the keyword {keyword!r}; use one model per keyword")
         self.frontend_params: FrontendParams = models[0].frontend
         self.frontend = StreamingLogMel(self.frontend_params)
         self.models = list(models)
