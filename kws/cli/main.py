@@ -57,7 +57,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @model_option
 @threshold_option
 @config_option
@@ -65,11 +65,11 @@ def cli():
 def detect(files, models, threshold, config_path):
     """Detect keywords in audio files: one JSON line per detection.
 
-    Bad files are reported on stderr (one line each) and the rest are still processed;
-    the exit code is 2 if any file failed.
+    Bad files (and folders) are reported on stderr (one line each) and the rest are still
+    processed; the exit code is 2 if any file failed.
     """
-    from kws.audio.files import read_audio
-    from kws.filemode import run_audio
+    from kws.audio.files import AudioFile
+    from kws.filemode import run_file
     from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
@@ -77,17 +77,21 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            audio = read_audio(path, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
+            audio = AudioFile(path, spotter.sample_rate, warn=_note)
+            with _progress(path, audio.expected_samples) as advance:
+                result = run_file(spotter, audio, on_progress=advance)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
             failed += 1
             continue
-        with _progress(path, len(audio)) as advance:
-            detections, _ = run_audio(spotter, audio, on_progress=advance)
-        for d in detections:
+        for d in result.detections:
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
     if failed:
         sys.exit(2)
+
+
+def _note(message: str) -> None:
+    click.echo(f"kws: note: {message}", err=True)
 
 
 class _progress:
@@ -97,7 +101,7 @@ class _progress:
         self.name, self.n, self.bar = name, n_samples, None
 
     def __enter__(self):
-        if not sys.stderr.isatty() or self.n < 60 * 16000:
+        if not sys.stderr.isatty() or not self.n or self.n < 60 * 16000:
             return None
         from rich.console import Console
         from rich.progress import Progress
@@ -112,34 +116,45 @@ class _progress:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("-m", "--model", default=None, metavar="NAME|PATH", help="Model (default: the config's first).")
 @config_option
 @fail_cleanly
 def scores(file, model, config_path):
     """Per-step keyword probability of FILE as CSV (time_s,probability)."""
-    from kws.audio.files import read_audio
-    from kws.filemode import run_audio, step_times
+    from kws.filemode import run_file, step_times
     from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
-    audio = read_audio(file, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
-    _, (probs,) = run_audio(spotter, audio)
+    result = run_file(spotter, file, warn=_note)
+    (probs,) = result.probabilities
+    times = step_times(spotter, 0, len(probs))
+    # The tail padding lets a word at the very end reach the trigger, but steps that end in it
+    # are not in the file.
+    inside = times <= result.n_samples / spotter.sample_rate + 1e-9
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["time_s", "probability"])
-    for t, p in zip(step_times(spotter, 0, len(probs)), probs):
+    for t, p in zip(times[inside], probs[inside]):
         writer.writerow([f"{t:.3f}", f"{p:.5f}"])
 
 
 @cli.command()
 @fail_cleanly
 def devices():
-    """List audio input devices (index, name, channels, default rate)."""
-    from kws.audio.capture import input_devices
+    """List audio input devices (index, name, channels, default rate); * marks the default."""
+    from kws.audio.capture import default_input_index, input_devices
 
-    for d in input_devices():
-        click.echo(f"{d['index']:3d}  {d['name']}  ({d['max_input_channels']} ch, {d['default_samplerate']:.0f} Hz)")
+    found = input_devices()
+    if not found:
+        click.echo("no audio input devices found (is a microphone connected, and is the user in the 'audio' "
+                   "group?)")
+        return
+    default = default_input_index()
+    for d in found:
+        mark = "*" if d["index"] == default else " "
+        click.echo(f"{mark}{d['index']:3d}  {d['name']}  ({d['max_input_channels']} ch, "
+                   f"{d['default_samplerate']:.0f} Hz)")
 
 
 @cli.command()
