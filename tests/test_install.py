@@ -1,6 +1,7 @@
 """Installing kws: what a wheel carries, `kws install-service`, `kws train` without the extra."""
 
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -142,3 +143,37 @@ def test_existing_unit_is_backed_up_before_overwriting(tmp_path):
     assert f"kept the previous unit as {backup}" in r.stdout
     r = install_service("--force", "--unit-dir", units, "--config-dir", tmp_path / "etc")
     assert len(list(units.glob("kws.service.bak-*"))) == 1  # the same unit again needs no backup
+
+
+def installed_unit(tmp_path):
+    from kws.daemon.install import install
+    install(tmp_path / "units", tmp_path / "etc", start=False, kws_executable=str(VENV_KWS), force=True)
+    return tmp_path / "units" / "kws.service"
+
+
+def test_unit_exposure_is_at_most_2_5(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not available (.ci/run installs systemd)")
+    r = run(["systemd-analyze", "security", "--offline=yes", installed_unit(tmp_path)])
+    found = re.search(r"Overall exposure level for kws.service: ([0-9.]+)", r.stdout)
+    assert found, r.stdout + r.stderr
+    assert float(found.group(1)) <= 2.5, r.stdout
+
+
+def test_memory_deny_write_execute_would_break_the_audio_callback():
+    """Why the unit leaves MemoryDenyWriteExecute off: sounddevice's callback needs W+X memory.
+
+    If this starts failing, sounddevice no longer needs it: turn MemoryDenyWriteExecute on."""
+    code = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True);"
+            "sys.exit(3) if libc.prctl(65, 1, 0, 0, 0) else None;"  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+            "import sounddevice as sd; sd._ffi.callback('PaStreamCallback', lambda *a: 0)")
+    r = run([sys.executable, "-c", code])
+    if r.returncode == 3:
+        pytest.skip("kernel without PR_SET_MDWE (Linux < 6.3)")
+    assert r.returncode != 0 and "Cannot allocate write+execute memory" in r.stderr, r.stderr
+    assert "MemoryDenyWriteExecute=yes" not in unit_template_lines()
+
+
+def unit_template_lines():
+    from kws.daemon.install import unit_template
+    return [line for line in unit_template().splitlines() if not line.startswith("#")]
