@@ -77,8 +77,8 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            audio = AudioFile(path, spotter.sample_rate, warn=_note)
-            with _progress(path, audio.expected_samples) as advance:
+            with AudioFile(path, spotter.sample_rate, warn=_note) as audio, \
+                    _progress(path, audio.expected_samples) as advance:
                 result = run_file(spotter, audio, on_progress=advance)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
@@ -227,8 +227,8 @@ def train(config, word, out, data_root):
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
-        raise KwsError(f"training needs the train extra: pip install -e '.[train]' (README: torch on another "
-                       f"machine) ({exc})") from None
+        raise KwsError(f"training needs the train extra ({exc}): pip install -e '.[train]' "
+                       f"(the README says how to get torch's CPU build)") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
 
 
