@@ -99,7 +99,24 @@ def build() -> str:
                   f"- {soak['blocks']} blocks, {soak['detections']} detections",
                   "- the RSS includes the half hour of decoded audio the soak loops over; what matters is that "
                   "it stays flat", "", "![soak](soak.png)", ""]
+    lines += _filemode_memory()
     return "\n".join(lines)
+
+
+def _filemode_memory() -> list[str]:
+    runs = [r for r in (_load("filemode_memory.json"), _load("filemode_memory_before.json")) if r]
+    if not runs:
+        return []
+    lines = ["## File-mode memory", "",
+             "`kws detect` on generated 44.1 kHz stereo 16-bit WAV files (the shipped sample looped), "
+             "peak RSS (VmHWM) of the detecting process; files are read, averaged and resampled block by block.", "",
+             "| kws | command | minutes | file (MB) | keywords found | peak RSS (MB) | wall (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for res in runs:
+        for r in res["runs"]:
+            lines.append(f"| {res.get('label', '')} | `{res['command']}` | {r['minutes']:g} | {r['file_mb']:.1f} | "
+                         f"{r['detections']}/{r['keywords']} | {r['peak_rss_mb']:.1f} | {r['wall_s']:.1f} |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

@@ -99,10 +99,22 @@ def _model_entries(raw, where: str) -> list[ModelEntry]:
     return out
 
 
+def _relative_to(folder: Path, entries: list[ModelEntry]) -> list[ModelEntry]:
+    """Model paths written in a config file mean paths beside that file, not in the working
+    directory (which is / under systemd); shipped names and absolute paths stay as they are."""
+    from kws.model import is_shipped_name
+    for e in entries:
+        if not is_shipped_name(e.path) and not Path(e.path).is_absolute():
+            e.path = str(folder / e.path)
+    return entries
+
+
 def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
     """Read a YAML config (or none), apply dotted-key overrides, validate everything."""
     where = f"config {path}" if path is not None else "config"
     data = read_yaml(path, where, overrides)
     cfg = load_dataclass(Config, data, where)
     cfg.models = _model_entries(cfg.models, where)
+    if path is not None and (overrides or {}).get("models") is None:  # CLI --model paths are the cwd's
+        cfg.models = _relative_to(Path(path).parent, cfg.models)
     return cfg

@@ -7,3 +7,7 @@ its message must name the thing that is wrong (file, config key, model path).
 
 class KwsError(Exception):
     """A failure caused by input the user can fix (file, config, model, device)."""
+
+
+class AudioFormatError(KwsError, ValueError):
+    """Samples handed to the Python API in a shape or dtype it cannot take."""

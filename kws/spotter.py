@@ -13,6 +13,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kws.errors import AudioFormatError, KwsError
 from kws.frontend import FrontendParams, StreamingLogMel
 from kws.model import KeywordModel
 from kws.trigger import Trigger, TriggerParams
@@ -55,6 +56,12 @@ class Spotter:
     def __init__(self, models: Sequence[KeywordModel], triggers: Sequence[TriggerParams] | None = None):
         if not models:
             raise ValueError("at least one model is needed")
+        by_keyword = {}
+        for m in models:
+            by_keyword.setdefault(m.keyword, []).append(str(m.path))
+        for keyword, paths in by_keyword.items():
+            if len(paths) > 1:  # their detections and metrics could not be told apart
+                raise KwsError(f"models {', '.join(paths)} all have the keyword {keyword!r}; use one model per keyword")
         self.frontend_params: FrontendParams = models[0].frontend
         self.frontend = StreamingLogMel(self.frontend_params)
         self.models = list(models)
@@ -83,6 +90,7 @@ class Spotter:
 
     def process_scores(self, samples: np.ndarray) -> tuple[list[Detection], list[np.ndarray]]:
         """Feed audio; return the detections and each model's new per-step probabilities."""
+        samples = as_float_samples(samples)
         self.samples_seen += len(samples)
         frames = self.frontend.push(samples)
         detections, all_probs = [], []
@@ -99,11 +107,30 @@ class Spotter:
         return detections, all_probs
 
     def process(self, samples: np.ndarray) -> list[Detection]:
+        """Feed 16 kHz mono samples: float32/float64 in [-1, 1], or int16 (scaled by 1/32768)."""
         return self.process_scores(samples)[0]
 
     def run(self, chunks: Iterable[np.ndarray]) -> Iterator[Detection]:
         for chunk in chunks:
             yield from self.process(chunk)
+
+
+def as_float_samples(samples) -> np.ndarray:
+    """1-D float32 samples from what API users feed; anything else is refused, never misread.
+
+    int16 is what Porcupine and openWakeWord users have; other integer types (uint8, int32)
+    have no single scale, and a 2-D array is stereo or a batch that would be read as one
+    stream, so both would silently detect nothing.
+    """
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise AudioFormatError(f"samples must be one channel (a 1-D array), got shape {samples.shape}; "
+                               f"for stereo pass samples.mean(axis=1)")
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) / 32768.0
+    if samples.dtype in (np.float32, np.float64):
+        return samples.astype(np.float32, copy=False)
+    raise AudioFormatError(f"samples must be float32/float64 in [-1, 1] or int16, got {samples.dtype}")
 
 
 def chunked(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import REPO, SR, embed, read
+from tests.conftest import REPO, SR, embed
 
 pytestmark = pytest.mark.skipif(shutil.which("pulseaudio") is None and not os.environ.get("CI"),
                                 reason="pulseaudio not installed (.ci/run installs it)")
@@ -96,7 +96,7 @@ def play(env, audio, path):
     subprocess.run(["paplay", "--device=virt_sink", str(path)], env=env, check=True, timeout=120)
 
 
-def test_listen_on_a_virtual_microphone(pulse, tmp_path, alexa_test_clips, background_speech, data_root):
+def test_listen_on_a_virtual_microphone(pulse, tmp_path, alexa_test_clips, background_speech, room_noise):
     cfg = tmp_path / "kws.yaml"
     cfg.write_text("actions: {chime: false, json: true}\n")
     d = Daemon(pulse, cfg, tmp_path)
@@ -109,8 +109,7 @@ def test_listen_on_a_virtual_microphone(pulse, tmp_path, alexa_test_clips, backg
         assert len(found) >= 1 and found[0]["keyword"] == "alexa", "\n".join(d.log)
         assert time.monotonic() - t0 < len(with_kw) / SR + 5
 
-        music = read(data_root / "background" / "music" / "wesnoth_005.ogg")[: 8 * SR]
-        play(pulse, np.concatenate([background_speech[60 * SR: 68 * SR], music]), tmp_path / "none.wav")
+        play(pulse, np.concatenate([background_speech[60 * SR: 68 * SR], room_noise[: 8 * SR]]), tmp_path / "none.wav")
         assert d.detections(wait_s=1.5) == []
 
         cfg.write_text("trigger: {mode: sometimes}\n")  # a bad config on SIGHUP is rejected
@@ -132,7 +131,8 @@ def test_systemd_unit_verifies(tmp_path):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not available")
     from kws.daemon.install import install
-    install(tmp_path / "units", tmp_path / "etc", start=False, kws_executable=shutil.which("kws") or sys.executable)
+    install(tmp_path / "units", tmp_path / "etc", start=False, kws_executable=shutil.which("kws") or sys.executable,
+            force=True)
     r = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "units" / "kws.service")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

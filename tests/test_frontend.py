@@ -5,9 +5,8 @@ from kws.frontend import FrontendParams, LogMel, StreamingLogMel
 
 
 @pytest.fixture(scope="module")
-def audio(data_root):
-    from tests.conftest import read
-    return read(sorted((data_root / "keywords" / "alexa").glob("*.flac"))[0])
+def audio(alexa_test_clips):
+    return alexa_test_clips[0]
 
 
 def stream(audio, size):

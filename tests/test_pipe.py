@@ -63,7 +63,7 @@ def test_detect_stdin_converts_rate_and_channels_and_notes_it(tmp_path, keyword)
     assert "-: 2 channels, averaged to mono" in r.stderr and "-: 44100 Hz, resampled to 16000 Hz" in r.stderr
 
 
-@pytest.mark.parametrize("data,message", [(b"this is not audio\n" * 10, "-: not a readable audio stream"),
+@pytest.mark.parametrize("data,message", [(b"this is not audio\n" * 10, "-: not a readable audio file"),
                                           (b"", "-: no data on stdin")])
 def test_detect_stdin_bad_input_is_one_line(data, message):
     r = subprocess.run([*KWS, "detect", "-"], input=data, capture_output=True, cwd=REPO, timeout=120)

@@ -111,3 +111,15 @@ class MicrophoneSource:
             except Exception as exc:  # closing a vanished device can raise; nothing to recover
                 log.debug("closing audio stream: %s", exc)
             self.stream = None
+
+
+def default_input_index() -> int | None:
+    """PortAudio's default input device (what `kws listen` opens without --device), or None."""
+    sd = _sd()
+    index = sd.default.device[0]  # sounddevice's own default, -1 when unset
+    if index is not None and index >= 0:
+        return int(index)
+    try:
+        return int(sd.query_devices(kind="input")["index"])
+    except (sd.PortAudioError, ValueError, KeyError):
+        return None

@@ -1,6 +1,6 @@
 """Audio from other programs through stdin.
 
-- ``stdin_blocks``: a WAV/FLAC/Ogg *file* piped in (``cat x.wav | kws detect -``).
+- ``stdin_audio_file``: a WAV/FLAC/Ogg *file* piped in (``cat x.wav | kws detect -``).
 - ``StdinPcmSource``: raw PCM from a pipe (``arecord -f S16_LE -r 16000 -c 1 | kws listen
   --raw-stdin``), with the open/read/close/is_alive interface of MicrophoneSource, so the
   Listener and the service run on it unchanged.
@@ -14,52 +14,25 @@ import queue
 import sys
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
-import soundfile as sf
-import soxr
 
+from kws.audio.files import AudioFile
 from kws.audio.pcm import PcmConverter
 from kws.errors import KwsError
 from kws.filemode import TAIL_PAD_S
 
 
-def stdin_blocks(sample_rate: int = 16000, block_samples: int = 160_000, *, warn=None,
-                 stream=None) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at ``sample_rate`` from an audio file arriving on stdin.
+def stdin_audio_file(sample_rate: int = 16000, *, warn=None, stream=None) -> AudioFile:
+    """An audio file arriving on stdin, as an AudioFile named ``-``.
 
     libsndfile must seek in WAV and FLAC headers and a pipe cannot, so the bytes are read
-    into memory first (an hour of 16 kHz 16-bit WAV is 115 MB).
-    """
-    warn = warn or (lambda msg: print(msg, file=sys.stderr))
+    into memory first (an hour of 16 kHz 16-bit WAV is 115 MB)."""
     data = (stream or sys.stdin.buffer).read()
     if not data:
         raise KwsError("-: no data on stdin")
-    try:
-        f = sf.SoundFile(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        reason = getattr(exc, "error_string", None) or exc  # without libsndfile's "<_io.BytesIO …>" prefix
-        raise KwsError(f"-: not a readable audio stream ({str(reason).rstrip('.')})") from None
-    with f:
-        if f.channels > 1:
-            warn(f"-: {f.channels} channels, averaged to mono")
-        resampler = None
-        if f.samplerate != sample_rate:
-            warn(f"-: {f.samplerate} Hz, resampled to {sample_rate} Hz")
-            resampler = soxr.ResampleStream(f.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
-        blocks = f.blocks(int(block_samples * f.samplerate / sample_rate), dtype="float32", always_2d=True)
-        got = False
-        for i, block in enumerate(blocks):
-            if not np.all(np.isfinite(block)):
-                raise KwsError("-: contains non-finite samples")
-            mono = block.mean(axis=1)
-            got = got or len(mono) > 0
-            yield mono if resampler is None else resampler.resample_chunk(mono)
-        if not got:
-            raise KwsError("-: contains no audio samples")
-        if resampler is not None:
-            yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+    return AudioFile(io.BytesIO(data), sample_rate, warn=warn, name="-")
 
 
 class StdinPcmSource:

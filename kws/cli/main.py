@@ -57,7 +57,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @model_option
 @threshold_option
 @config_option
@@ -65,11 +65,12 @@ def cli():
 def detect(files, models, threshold, config_path):
     """Detect keywords in audio files (`-`: a file piped to stdin): one JSON line per detection.
 
-    Bad files are reported on stderr (one line each) and the rest are still processed;
-    the exit code is 2 if any file failed.
+    Bad files (and folders) are reported on stderr (one line each) and the rest are still
+    processed; the exit code is 2 if any file failed.
     """
-    from kws.audio.files import read_audio
-    from kws.filemode import run_audio
+    from kws.audio.files import AudioFile
+    from kws.audio.pipe import stdin_audio_file
+    from kws.filemode import run_file
     from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
@@ -77,26 +78,21 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            if path == "-":  # an audio file piped in: cat x.wav | kws detect -
-                import numpy as np
-
-                from kws.audio.pipe import stdin_blocks
-                audio = np.concatenate(list(stdin_blocks(spotter.sample_rate, warn=_note)))
-            else:
-                audio = read_audio(path, spotter.sample_rate, warn=_note)
+            opened = stdin_audio_file(spotter.sample_rate, warn=_note) if path == "-" \
+                else AudioFile(path, spotter.sample_rate, warn=_note)  # `-`: cat x.wav | kws detect -
+            with opened as audio, _progress(path, audio.expected_samples) as advance:
+                result = run_file(spotter, audio, on_progress=advance)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
             failed += 1
             continue
-        with _progress(path, len(audio)) as advance:
-            detections, _ = run_audio(spotter, audio, on_progress=advance)
-        for d in detections:
+        for d in result.detections:
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
     if failed:
         sys.exit(2)
 
 
-def _note(message):
+def _note(message: str) -> None:
     click.echo(f"kws: note: {message}", err=True)
 
 
@@ -107,7 +103,7 @@ class _progress:
         self.name, self.n, self.bar = name, n_samples, None
 
     def __enter__(self):
-        if not sys.stderr.isatty() or self.n < 60 * 16000:
+        if not sys.stderr.isatty() or not self.n or self.n < 60 * 16000:
             return None
         from rich.console import Console
         from rich.progress import Progress
@@ -122,34 +118,45 @@ class _progress:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.option("-m", "--model", default=None, metavar="NAME|PATH", help="Model (default: the config's first).")
 @config_option
 @fail_cleanly
 def scores(file, model, config_path):
     """Per-step keyword probability of FILE as CSV (time_s,probability)."""
-    from kws.audio.files import read_audio
-    from kws.filemode import run_audio, step_times
+    from kws.filemode import run_file, step_times
     from kws.spotter import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
-    audio = read_audio(file, spotter.sample_rate, warn=lambda m: click.echo(f"kws: note: {m}", err=True))
-    _, (probs,) = run_audio(spotter, audio)
+    result = run_file(spotter, file, warn=_note)
+    (probs,) = result.probabilities
+    times = step_times(spotter, 0, len(probs))
+    # The tail padding lets a word at the very end reach the trigger, but steps that end in it
+    # are not in the file.
+    inside = times <= result.n_samples / spotter.sample_rate + 1e-9
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["time_s", "probability"])
-    for t, p in zip(step_times(spotter, 0, len(probs)), probs):
+    for t, p in zip(times[inside], probs[inside]):
         writer.writerow([f"{t:.3f}", f"{p:.5f}"])
 
 
 @cli.command()
 @fail_cleanly
 def devices():
-    """List audio input devices (index, name, channels, default rate)."""
-    from kws.audio.capture import input_devices
+    """List audio input devices (index, name, channels, default rate); * marks the default."""
+    from kws.audio.capture import default_input_index, input_devices
 
-    for d in input_devices():
-        click.echo(f"{d['index']:3d}  {d['name']}  ({d['max_input_channels']} ch, {d['default_samplerate']:.0f} Hz)")
+    found = input_devices()
+    if not found:
+        click.echo("no audio input devices found (is a microphone connected, and is the user in the 'audio' "
+                   "group?)")
+        return
+    default = default_input_index()
+    for d in found:
+        mark = "*" if d["index"] == default else " "
+        click.echo(f"{mark}{d['index']:3d}  {d['name']}  ({d['max_input_channels']} ch, "
+                   f"{d['default_samplerate']:.0f} Hz)")
 
 
 @cli.command()
@@ -218,15 +225,20 @@ def _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel):
 @click.option("--no-start", is_flag=True, help="Write the files but do not enable/start the service.")
 @click.option("--unit-dir", default="/etc/systemd/system", type=click.Path(file_okay=False))
 @click.option("--config-dir", default="/etc/kws", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Write the unit even if the service user cannot read this kws.")
 @fail_cleanly
-def install_service(no_start, unit_dir, config_dir):
-    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root."""
+def install_service(no_start, unit_dir, config_dir, force):
+    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root.
+
+    The unit runs this kws (the one running now, not the first on PATH); an existing unit
+    is kept as kws.service.bak-<time>.
+    """
     from pathlib import Path
 
     from kws.daemon.install import install
 
     try:
-        for line in install(Path(unit_dir), Path(config_dir), start=not no_start):
+        for line in install(Path(unit_dir), Path(config_dir), start=not no_start, force=force):
             click.echo(line)
     except PermissionError as exc:
         raise KwsError(f"{exc.filename}: permission denied (run with sudo)") from None
@@ -243,7 +255,8 @@ def train(config, word, out, data_root):
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
-        raise KwsError(f"training needs the train extra: pip install -e '.[train]' ({exc})") from None
+        raise KwsError(f"training needs the train extra ({exc}): pip install -e '.[train]' "
+                       f"(the README says how to get torch's CPU build)") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
 
 

@@ -16,21 +16,46 @@ import onnxruntime as ort
 
 from kws.errors import KwsError
 from kws.frontend import FrontendParams
-from kws.model.sidecar import ModelMeta
+from kws.model.sidecar import ModelMeta, sidecar_path
 
 
 def shipped_models_dir() -> Path:
     return Path(str(resources.files("kws_models")))
 
 
+BUILTIN = "builtin:"
+
+
+def shipped_names() -> list[str]:
+    return sorted(p.stem for p in shipped_models_dir().glob("*.onnx"))
+
+
+def is_shipped_name(ref: str | Path) -> bool:
+    """``builtin:alexa`` or a bare ``alexa``: no folder part and no suffix."""
+    ref = str(ref)
+    return ref.startswith(BUILTIN) or ("/" not in ref and Path(ref).suffix == "" and ref not in ("", ".", ".."))
+
+
 def resolve_model_path(ref: str | Path) -> Path:
-    """A path to an .onnx file, or the bare name of a shipped model (``alexa``)."""
-    path = Path(ref)
-    if path.suffix != ".onnx" and not path.exists():
-        shipped = shipped_models_dir() / f"{ref}.onnx"
+    """The .onnx file for a model reference.
+
+    ``builtin:alexa`` is always the shipped model.  A bare name (``alexa``: no folder part,
+    no suffix) is the shipped model of that name, so that a file or folder called ``alexa``
+    in the working directory cannot hide it; any other reference is a path to an .onnx file.
+    """
+    text = str(ref)
+    if is_shipped_name(text):
+        name = text.removeprefix(BUILTIN)
+        shipped = shipped_models_dir() / f"{name}.onnx"
         if shipped.is_file():
             return shipped
-        raise KwsError(f"model {str(ref)!r}: no such file and no shipped model of that name")
+        hint = "" if text.startswith(BUILTIN) else f"; for a file, give its path (./{name}.onnx)"
+        raise KwsError(f"model {text!r}: no shipped model of that name (shipped: {', '.join(shipped_names())}){hint}")
+    path = Path(ref)
+    if path.suffix == ".json":
+        raise KwsError(f"model {path}: that is a sidecar; pass the .onnx file beside it ({path.with_suffix('.onnx')})")
+    if path.is_dir():
+        raise KwsError(f"model {path}: is a folder, not an .onnx file")
     if not path.is_file():
         raise KwsError(f"model {path}: no such file")
     return path
@@ -63,6 +88,20 @@ class KeywordModel:
                 raise KwsError(f"{self.path}: state input {name} must have a fixed shape")
             self._state_shapes[name] = tuple(shape)
         self._output_names = [self.meta.probabilities_output, *self.meta.state.values()]
+        self._check_frames_per_step()
+
+    def _check_frames_per_step(self, steps: int = 4) -> None:
+        """A wrong frames_per_step would shift every detection time: run the graph and count its steps."""
+        fps = self.frames_per_step
+        feats = np.zeros((steps * fps, self.frontend.n_mels), dtype=np.float32)
+        try:
+            got = self.run(feats, self.initial_state())[0].size
+        except Exception as exc:  # onnxruntime's errors are untyped
+            raise KwsError(f"{sidecar_path(self.path)}: sidecar: key 'frames_per_step' is {fps}, but the graph "
+                           f"cannot run on {steps * fps} frames ({str(exc).splitlines()[0]})") from None
+        if got != steps:
+            raise KwsError(f"{sidecar_path(self.path)}: sidecar: key 'frames_per_step' is {fps}, but the graph "
+                           f"makes {got} steps from {steps * fps} frames ({steps} expected)")
 
     @property
     def keyword(self) -> str:

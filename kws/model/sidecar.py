@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kws.configschema import load_dataclass
 from kws.errors import KwsError
 from kws.frontend import FrontendParams
 
@@ -47,6 +48,22 @@ class ModelMeta:
     training: dict = field(default_factory=dict)  # provenance and dev metrics, informational
     format: str = FORMAT
 
+    def __post_init__(self):
+        # Types are checked by load_dataclass (as for the config); these are the ranges.
+        # frames_per_step must also equal the graph's real step: KeywordModel checks that.
+        checks = [
+            (bool(self.keyword.strip()), "keyword must be a non-empty string"),
+            (0.0 <= self.threshold <= 1.0, "threshold must be within [0, 1]"),
+            (self.consecutive >= 1, "consecutive must be >= 1"),
+            (self.frames_per_step >= 1, "frames_per_step must be >= 1"),
+            (0.0 <= self.refractory_s <= 60.0, "refractory_s must be within [0, 60]"),
+            (bool(self.state) and all(isinstance(k, str) and isinstance(v, str) for k, v in self.state.items()),
+             "state must map each state input name to its output name (strings)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
     def write(self, onnx_path: Path) -> Path:
         path = sidecar_path(onnx_path)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -64,10 +81,7 @@ class ModelMeta:
             raise KwsError(f"{path}: not valid JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise KwsError(f"{path}: not a {FORMAT} sidecar")
-        try:
-            meta = cls(**data)
-        except TypeError as exc:
-            raise KwsError(f"{path}: bad sidecar fields ({exc})") from None
+        meta = load_dataclass(cls, data, f"{path}: sidecar")
         actual = sha256_of(onnx_path)
         if actual != meta.onnx_sha256:
             raise KwsError(f"{onnx_path}: sha256 {actual[:12]}… does not match its sidecar "

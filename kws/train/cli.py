@@ -8,7 +8,11 @@ import sys
 
 import click
 
+# Imported here, not inside train_command: `kws train` catches an ImportError of this module
+# as "install the train extra", which must cover every training import (torch, scipy, tts).
 from kws.train.config import load_train_config
+from kws.train.train import run
+from kws.train.tts.synth import synthesize_positives
 
 
 def slug(word: str) -> str:
@@ -33,10 +37,8 @@ def train_command(config, word=None, out=None, data_root=None, argv=None) -> dic
     def log(msg):
         click.echo(f"[train] {msg}", err=True)
 
-    from kws.train.train import run
     if not cfg.word:
         return run(cfg, command=command, log=log)
-    from kws.train.tts.synth import synthesize_positives
     positives, negatives, summary = synthesize_positives(cfg, log=log)
     return run(cfg, command=command, log=log, extra_positives=positives, extra_negatives=negatives,
                tts_summary=summary)
