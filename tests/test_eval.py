@@ -126,3 +126,23 @@ def test_shipped_model_runs_through_the_same_benchmark_as_kws_eval(data_root, tm
     row = res["engines"]["kws alexa"]
     assert 0.0 <= row["all"]["miss_at_0.5"] <= 1.0 and row["hours"] > 1.0
     assert (tmp_path / "d.png").stat().st_size > 5000
+
+
+def test_speech_bounds_find_the_word_in_a_noisy_zero_padded_recording():
+    """Room noise at -55 dBFS, a 0.6 s word with a short closure, then digital zero padding (as
+    many crowd-sourced clips end): the bounds are the word, not the noisy clip."""
+    from kws.eval.streams import speech_bounds
+    rng = np.random.default_rng(0)
+    sr = 16000
+    noise = rng.standard_normal(int(2.5 * sr)) * 10 ** (-55 / 20)
+    word = np.zeros(int(0.6 * sr))
+    word[: int(0.25 * sr)] = rng.standard_normal(int(0.25 * sr)) * 0.1
+    word[int(0.32 * sr):] = rng.standard_normal(int(0.28 * sr)) * 0.1  # 70 ms closure inside
+    audio = noise.copy()
+    audio[int(0.8 * sr): int(1.4 * sr)] += word
+    audio = np.concatenate([audio, np.zeros(sr)]).astype(np.float32)
+    start, end = speech_bounds(audio)
+    assert abs(start / sr - 0.8) < 0.03 and abs(end / sr - 1.4) < 0.03
+    click = audio.copy()
+    click[int(2.2 * sr): int(2.22 * sr)] += 0.05  # a short click after the word is not the word
+    assert abs(speech_bounds(click)[1] / sr - 1.4) < 0.03

@@ -36,6 +36,7 @@ class SynthConfig:
     # rather than recorded/synthetic single words; 0 turns foreground speech off.
     p_speech_negative: float = 0.5
     speech_negative_s: list = field(default_factory=lambda: [0.4, 2.5])
+    real_share: float = 0.5  # share of positives that are real recordings when synthetic ones are mixed in
     p_telephone: float = 0.15  # share of clips sent through a narrow-band (8 kHz) channel
     label_steps: int = 12  # output steps labelled 1 right after a positive ends (12 x 30 ms)
     snr_db: list = field(default_factory=lambda: [-5.0, 20.0])
@@ -61,7 +62,8 @@ class FitConfig:
     weight_decay: float = 0.0001
     positive_weight: float = 4.0  # loss weight of label-1 steps
     negative_weight: float = 1.0  # loss weight of label-0 steps
-    select_on_streams: bool = True  # pick the epoch by miss rate at the target FA rate on dev streams
+    select_on_streams: bool = True  # pick the epoch by miss rate around the target FA rate on dev streams
+    target_fa_per_hour: float = 0.5  # false alarms per hour the epoch is chosen for
     seed: int = 1234
     threads: int = 2
     workers: int = 1

@@ -20,14 +20,17 @@ from kws.train.select import DevSelector
 from kws.train.synth import SplitData
 
 
-def split_data(corpus, split: str) -> SplitData:
-    """The positives of a split, with real recordings repeated to weigh as much as the
-    synthetic ones when both are present (there are far fewer of them, and they are real)."""
+def split_data(corpus, split: str, real_share: float = 0.5) -> SplitData:
+    """The positives of a split.  When real recordings and synthetic clips are both present,
+    the recordings are repeated until they make about ``real_share`` of the positives
+    (never dropped): they are few, and they are real, but repeated too often the model
+    learns those recordings instead of the word."""
     pos = corpus.positives[split]
     real = [u for u in pos if not u.source.startswith("tts/")]
     synthetic = len(pos) - len(real)
-    if real and synthetic > len(real):
-        pos = pos + real * (synthetic // len(real) - 1)
+    if real and synthetic and real_share < 1:
+        copies = int(round(real_share * synthetic / ((1 - real_share) * len(real))))
+        pos = pos + real * max(0, copies - 1)
     return SplitData(pos, corpus.negatives[split], corpus.background[split], speech=corpus.speech.get(split, []))
 
 
@@ -53,9 +56,9 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     summary = corpus.summary()
     (work / "splits.json").write_text(json.dumps(summary, indent=1))
     net = cfg.net
-    train_ds = ClipDataset(split_data(corpus, "train"), cfg.synth, fe, net.stride,
+    train_ds = ClipDataset(split_data(corpus, "train", cfg.synth.real_share), cfg.synth, fe, net.stride,
                            cfg.synth.train_clips_per_epoch, cfg.fit.seed, train=True)
-    dev_ds = ClipDataset(split_data(corpus, "dev"), cfg.synth, fe, net.stride,
+    dev_ds = ClipDataset(split_data(corpus, "dev", cfg.synth.real_share), cfg.synth, fe, net.stride,
                          cfg.synth.dev_clips, cfg.fit.seed + 1, train=False)
     log(f"composing {len(dev_ds)} dev clips")
     dev = materialise(dev_ds)
