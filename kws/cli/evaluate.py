@@ -7,6 +7,23 @@ from pathlib import Path
 
 import click
 
+from kws.trigger.trigger import MODES
+
+
+def parse_trigger(spec: str) -> dict:
+    """``consecutive=2`` or ``mode=mean,window=5`` -> keyword arguments for the trigger."""
+    out = {}
+    for part in filter(None, spec.split(",")):
+        key, _, value = part.partition("=")
+        if key not in ("consecutive", "mode", "window") or not value or (key == "mode" and value not in MODES):
+            raise click.BadParameter(f"{part!r}: expected consecutive=N, mode=consecutive|mean or window=N",
+                                     param_hint="--trigger")
+        try:
+            out[key] = value if key == "mode" else int(value)
+        except ValueError:
+            raise click.BadParameter(f"{part!r}: {key} must be a whole number", param_hint="--trigger") from None
+    return out
+
 
 @click.command("eval")
 @click.option("-w", "--word", default="alexa", show_default=True, help="Keyword folder in the data root.")
@@ -18,9 +35,11 @@ import click
               help="Comma-separated: kws, openwakeword, microwakeword, porcupine.")
 @click.option("--snr", "snrs", multiple=True, type=float, help="SNRs of the word-alone streams (default 20, 10, 0).")
 @click.option("--data-root", default="../shared/data", envvar="KWS_DATA_ROOT", show_default=True)
+@click.option("--trigger", "triggers", multiple=True, metavar="SPEC",
+              help="Our trigger instead of the sidecar's, e.g. consecutive=2 or mode=mean,window=5 (repeat to compare).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
-def eval_command(word, split, models, engines, snrs, data_root, out, plot):
+def eval_command(word, split, models, engines, snrs, data_root, triggers, out, plot):
     """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
 
     Example: kws eval --word alexa --split test --engines kws,microwakeword -m models/alexa.onnx
@@ -28,7 +47,8 @@ def eval_command(word, split, models, engines, snrs, data_root, out, plot):
     from kws.eval.benchmark import DEFAULT_SNRS, plot_results, run, table
 
     results = run(data_root, word, split, [e.strip() for e in engines.split(",") if e.strip()], models,
-                  tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True))
+                  tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True),
+                  triggers=[parse_trigger(t) for t in triggers] or [{}])
     if not results["engines"]:
         raise click.ClickException("no engine could be scored: " + "; ".join(
             f"{k}: {v}" for k, v in results["unavailable"].items()))

@@ -61,10 +61,11 @@ class KwsEngine(Engine):
     name = "kws (ours)"
     thresholds = THRESHOLDS
 
-    def __init__(self, model="alexa", word: str | None = None, name: str | None = None):
+    def __init__(self, model="alexa", word: str | None = None, name: str | None = None, **trigger_kw):
         from kws.model import KeywordModel
         from kws.spotter import Spotter
 
+        self.trigger_kw = trigger_kw  # consecutive / mode / window instead of the sidecar's
         self.model = model if isinstance(model, KeywordModel) else KeywordModel(model)
         if name:
             self.name = name
@@ -85,7 +86,7 @@ class KwsEngine(Engine):
 
     def trigger(self, threshold):
         from kws.spotter import trigger_params_for
-        return trigger_params_for(self.model, threshold=threshold, refractory_s=REFRACTORY_S)
+        return trigger_params_for(self.model, threshold=threshold, refractory_s=REFRACTORY_S, **self.trigger_kw)
 
     def frame_times(self, n):
         return np.array([self.model.step_end_time(i) for i in range(n)])
