@@ -92,6 +92,12 @@ class MicrophoneSource:
                 rate, self.sample_rate, 1, dtype="float32")
             return
 
+    def check_device(self) -> None:
+        """At start-up, a device name that matches nothing is a mistake (KwsError), not an outage
+        to wait out; once running, a device that vanishes is retried by the Listener."""
+        if self.device is not None:
+            resolve_device(self.device)
+
     def is_alive(self) -> bool:
         return self.stream is not None and self.stream.active
 

@@ -6,6 +6,8 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from kws.errors import KwsError
+
 
 class Metrics:
     def __init__(self):
@@ -67,6 +69,9 @@ def serve(metrics: Metrics, port: int, host: str = "127.0.0.1") -> ThreadingHTTP
         def log_message(self, *args):  # keep scrapes out of the journal
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # the port is taken, or privileged
+        raise KwsError(f"metrics_port {port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
     threading.Thread(target=server.serve_forever, name="kws-metrics", daemon=True).start()
     return server
