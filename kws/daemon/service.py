@@ -61,7 +61,7 @@ class Service:
         if source is None:
             from kws.audio.capture import MicrophoneSource
             source = MicrophoneSource(cfg.audio.device, spotter.sample_rate, cfg.audio.block_ms, cfg.audio.ring_s)
-            source.check_device()
+            source.prepare()
         self.source = source
         self.saver = self._make_saver(cfg, spotter.sample_rate)
         self._saver_swaps: queue.SimpleQueue = queue.SimpleQueue()  # reload -> listener thread
