@@ -79,3 +79,20 @@ def test_a_failing_detection_handler_does_not_stop_listening(shipped_model, alex
     listener.stop()
     listener.join(2)
     assert len(calls) >= 2
+
+
+def test_detections_carry_their_sample_index_and_a_swapped_spotter_keeps_the_clock(
+        shipped_model, alexa_test_clips, background_speech):
+    audio, _ = embed(alexa_test_clips[:4], background_speech)
+    expected, _ = run_audio(Spotter([shipped_model]), audio, tail_pad_s=0)
+    assert all(d.sample_index == round(d.time_s * 16000) for d in expected)
+    split = (expected[0].sample_index + 16000) // 1600 * 1600  # between two words
+    first = Spotter([shipped_model])
+    got = first.process(audio[:split])
+    second = Spotter([shipped_model])  # what a reload does between two blocks
+    second.continue_clock(first.samples_seen)
+    later = second.process(audio[split:])
+    assert [d.sample_index for d in got] == [expected[0].sample_index]
+    # on the stream's clock, not restarting at 0 (fresh state may move a detection by a step or two)
+    assert len(later) == len(expected) - 1 and later[0].sample_index > split
+    assert all(abs(a.time_s - b.time_s) < 0.1 for a, b in zip(later, expected[1:]))
