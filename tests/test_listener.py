@@ -88,11 +88,10 @@ def test_detections_carry_their_sample_index_and_a_swapped_spotter_keeps_the_clo
     assert all(d.sample_index == round(d.time_s * 16000) for d in expected)
     split = (expected[0].sample_index + 16000) // 1600 * 1600  # between two words
     first = Spotter([shipped_model])
-    got = first.process(audio[:split])
+    first.process(audio[:split])
     second = Spotter([shipped_model])  # what a reload does between two blocks
     second.continue_clock(first.samples_seen)
     later = second.process(audio[split:])
-    assert [d.sample_index for d in got] == [expected[0].sample_index]
-    # on the stream's clock, not restarting at 0 (fresh state may move a detection by a step or two)
-    assert len(later) == len(expected) - 1 and later[0].sample_index > split
-    assert all(abs(a.time_s - b.time_s) < 0.1 for a, b in zip(later, expected[1:]))
+    alone = Spotter([shipped_model]).process(audio[split:])  # the same audio on a clock from 0
+    assert later and [d.sample_index for d in later] == [d.sample_index + split for d in alone]
+    assert [d.time_s for d in later] == [(d.sample_index + split) / 16000 for d in alone]

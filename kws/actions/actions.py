@@ -95,17 +95,17 @@ class CommandAction(Action):
 
 
 def _end(proc: subprocess.Popen, grace_s: float = 1.0) -> None:
-    """SIGTERM to the command's process group, SIGKILL if it is still there after ``grace_s``."""
+    """SIGTERM to the command's process group; after ``grace_s`` (or once the command itself has
+    exited), SIGKILL to whatever is left of the group."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            pass
+            return  # the whole group is gone
         try:
             proc.wait(grace_s)
-            return
         except subprocess.TimeoutExpired:
-            continue
+            pass
 
 
 class CallbackAction(Action):
