@@ -120,6 +120,7 @@ def test_metrics_endpoint_on_loopback(audio):
     stop(svc, th)
     assert 'kws_detections_total{keyword="alexa"}' in body
     assert "kws_block_processing_seconds_sum" in body and "kws_overruns_total 0" in body
+    assert "kws_actions_skipped_total 0" in body
 
 
 def test_json_action_prints_one_line_per_detection(audio, capsys):

@@ -61,6 +61,7 @@ class CommandAction(Action):
     """Run an argument list (never through a shell); the detection is in KWS_* variables."""
 
     name = "command"
+    kills_itself = True  # its own time limit ends the process; the runner waits for that to report
 
     def __init__(self, argv: Sequence[str], timeout_s: float = 10.0):
         self.argv, self.timeout_s = list(argv), timeout_s
@@ -78,7 +79,7 @@ class CommandAction(Action):
         try:
             _, stderr = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
-            _end(proc)
+            _end(proc, grace_s=0)  # at once: the runner stops waiting only a little later
             raise RuntimeError(f"still running after {self.timeout_s:.2f} s; killed") from None
         finally:
             with self._lock:
@@ -95,17 +96,20 @@ class CommandAction(Action):
 
 
 def _end(proc: subprocess.Popen, grace_s: float = 1.0) -> None:
-    """SIGTERM to the command's process group; after ``grace_s`` (or once the command itself has
-    exited), SIGKILL to whatever is left of the group."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    """SIGTERM to the command's process group (skipped when ``grace_s`` is 0); after ``grace_s``,
+    or once the command itself has exited, SIGKILL to whatever is left of the group."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, None)):
+        if sig == signal.SIGTERM and not grace_s:
+            continue
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return  # the whole group is gone
+            break  # the whole group is gone
         try:
-            proc.wait(grace_s)
+            proc.wait(wait_s)
         except subprocess.TimeoutExpired:
             pass
+    proc.poll()  # reap it if it has ended
 
 
 class CallbackAction(Action):
@@ -128,6 +132,9 @@ def load_callable(spec: str) -> Callable:
     if not callable(func):
         raise KwsError(f"callback {spec!r}: not callable")
     return func
+
+
+KILL_GRACE_S = 1.0
 
 
 class _Call:
@@ -225,8 +232,10 @@ class ActionRunner:
                           w.action.name, detection.keyword, detection.time_s)
             else:
                 calls.append((w.action, w.start(detection)))
-        deadline = time.monotonic() + self.timeout_s
+        start = time.monotonic()
         for action, call in calls:
+            # an action that kills itself at its limit gets a moment more to say so
+            deadline = start + self.timeout_s + (KILL_GRACE_S if getattr(action, "kills_itself", False) else 0.0)
             if not call.done.wait(max(0.0, deadline - time.monotonic())):
                 self.failures += 1
                 log.error("action %s still running after %.1f s; abandoned, listening goes on",

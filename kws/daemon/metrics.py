@@ -22,6 +22,7 @@ class Metrics:
         self.reloads = 0
         self.reload_failures = 0
         self.action_failures = 0
+        self.action_skips = 0  # an action still busy with an earlier detection, or a full queue
 
     def block(self, samples: int, seconds: float, sample_rate: int = 16000) -> None:
         with self._lock:
@@ -48,6 +49,7 @@ class Metrics:
                 ("kws_reloads_total", "counter", self.reloads),
                 ("kws_reload_failures_total", "counter", self.reload_failures),
                 ("kws_action_failures_total", "counter", self.action_failures),
+                ("kws_actions_skipped_total", "counter", self.action_skips),
             ]:
                 lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
             return "\n".join(lines) + "\n"

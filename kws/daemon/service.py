@@ -93,6 +93,7 @@ class Service:
         self.metrics.block(len(block), seconds)
         self.metrics.overruns = getattr(self.source, "overruns", 0)
         self.metrics.action_failures = self.runner.failures
+        self.metrics.action_skips = self.runner.skipped
         self.last_level_db = float(10 * np.log10(np.mean(np.square(block, dtype=np.float64)) + 1e-12))
         while not self._saver_swaps.empty():  # swapped here, between blocks, so its clock is exact
             new = self._saver_swaps.get()
@@ -185,7 +186,10 @@ class Service:
         finally:
             self.notifier.stopping()
             if meter:
-                meter.stop()
+                try:
+                    meter.stop()
+                except OSError:  # the terminal is gone (hang-up): nothing to restore
+                    pass
             self.listener.stop()
             self.listener.join(timeout=1.5)
             self.runner.close(timeout=0.3)
