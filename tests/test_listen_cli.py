@@ -17,6 +17,14 @@ import pytest
 
 from tests.conftest import REPO
 
+def _portaudio_missing() -> bool:
+    import ctypes.util
+    return ctypes.util.find_library("portaudio") is None
+
+
+pytestmark = pytest.mark.skipif(_portaudio_missing() and not os.environ.get("CI"),
+                                reason="libportaudio2 not installed (.ci/run installs it)")
+
 # No PulseAudio server to reach: PortAudio finds no input device, whatever this machine has running.
 NO_AUDIO = dict(os.environ, PULSE_SERVER="unix:/nonexistent/pulse/native", PYTHONUNBUFFERED="1")
 LISTEN = [sys.executable, "-m", "kws.cli.main", "listen", "--no-chime"]
@@ -149,3 +157,9 @@ def test_closing_the_terminal_stops_kws_listen():
         os.waitpid(pid, 0)
         pytest.fail("kws listen kept running after its terminal closed")
     assert os.WIFEXITED(status), status
+
+
+def test_the_daemon_does_not_import_the_command_line():
+    """The CLI hands its meter to the Service; the daemon stays usable without kws.cli."""
+    code = "import sys, kws.daemon.service; sys.exit([m for m in sys.modules if m.startswith('kws.cli')] != [])"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
