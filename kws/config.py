@@ -6,7 +6,7 @@ key: ``config configs/x.yaml: key 'trigger.refractory_s' must be a number, got '
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Union
 
@@ -109,12 +109,27 @@ def _relative_to(folder: Path, entries: list[ModelEntry]) -> list[ModelEntry]:
     return entries
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Read a YAML config (or none), apply dotted-key overrides, validate everything."""
+def override_models(entries: list[ModelEntry], model_refs=(), threshold: float | None = None) -> list[ModelEntry]:
+    """The one rule for ``-m`` and ``-t`` in every command: ``-m`` replaces the models; ``-t``
+    sets every model's threshold and keeps its other settings (``consecutive``)."""
+    if model_refs:
+        entries = [ModelEntry(path=str(r)) for r in model_refs]
+    if threshold is not None:
+        entries = [replace(e, threshold=threshold) for e in entries]
+    return list(entries)
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                threshold: float | None = None) -> Config:
+    """Read a YAML config (or none), apply dotted-key overrides, validate everything.
+
+    ``threshold`` is ``-t``: it applies to every model after the file is read, so that a
+    reload re-reads each model's own settings (see ``override_models``)."""
     where = f"config {path}" if path is not None else "config"
     data = read_yaml(path, where, overrides)
     cfg = load_dataclass(Config, data, where)
     cfg.models = _model_entries(cfg.models, where)
     if path is not None and (overrides or {}).get("models") is None:  # CLI --model paths are the cwd's
         cfg.models = _relative_to(Path(path).parent, cfg.models)
+    cfg.models = override_models(cfg.models, threshold=threshold)
     return cfg

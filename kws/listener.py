@@ -42,9 +42,14 @@ class Listener:
         self.reopens = 0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # held while a block is processed; reload swaps under it
+        self.status = "starting"  # what the loop is doing, for STATUS= and the logs
+        self._beat_at = time.monotonic()  # the loop's last sign of life (see healthy)
+        self.healthy_within_s = max(10.0, 3 * stall_s)
 
     def swap_spotter(self, spotter: Spotter) -> None:
+        """Swap between two blocks; the new Spotter carries on the stream's clock."""
         with self._lock:
+            spotter.continue_clock(self.spotter.samples_seen)
             self.spotter = spotter
 
     def stop(self) -> None:
@@ -59,24 +64,43 @@ class Listener:
         if self._thread:
             self._thread.join(timeout)
 
+    def healthy(self) -> bool:
+        """The loop made progress lately: it read audio, or is waiting for a device on purpose.
+
+        The daemon feeds systemd's watchdog only while this holds, so a hung pipeline is
+        restarted but a microphone outage is not."""
+        alive = self._thread is None or self._thread.is_alive()
+        return alive and time.monotonic() - self._beat_at < self.healthy_within_s
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self._beat_at = time.monotonic()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` (True if stopped meanwhile), still counting as alive."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self._beat_at = time.monotonic()
+            if self.stop_event.wait(min(left, 1.0)):
+                return True
+        return self.stop_event.is_set()
+
     def run(self) -> None:
         backoff = 1.0
         while not self.stop_event.is_set():
+            self._set_status("opening audio device")
             try:
                 self.source.open()
-            except KwsError as exc:
-                log.error("%s; retrying in %.0f s", exc, backoff)
-                if self.stop_event.wait(backoff):
-                    break
-                backoff = min(backoff * 2, self.max_backoff_s)
-                continue
-            except Exception as exc:  # PortAudio raises plain exceptions too
-                log.error("audio input failed to open: %s; retrying in %.0f s", exc, backoff)
-                if self.stop_event.wait(backoff):
+            except Exception as exc:  # KwsError, and PortAudio's plain exceptions
+                reason = str(exc) if isinstance(exc, KwsError) else f"audio input failed to open: {exc}"
+                log.error("%s; retrying in %.0f s", reason, backoff)
+                self._set_status(f"waiting for audio device: {reason}")
+                if self._wait(backoff):
                     break
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             log.info("listening")
+            self._set_status("listening")
             try:
                 if self._pump():
                     backoff = 1.0  # it worked for a while: start the backoff afresh
@@ -85,7 +109,8 @@ class Listener:
             if not self.stop_event.is_set():
                 self.reopens += 1
                 log.warning("audio input lost; reopening in %.0f s", backoff)
-                if self.stop_event.wait(backoff):
+                self._set_status(f"waiting for audio device: input lost, reopening in {backoff:.0f} s")
+                if self._wait(backoff):
                     break
                 backoff = min(backoff * 2, self.max_backoff_s)
 
@@ -93,6 +118,7 @@ class Listener:
         """Process blocks until stopped or the source fails; True if any audio arrived."""
         got_audio, silent_since = False, time.monotonic()
         while not self.stop_event.is_set():
+            self._beat_at = time.monotonic()
             try:
                 block = self.source.read(timeout=0.5)
             except Exception as exc:

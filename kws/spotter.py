@@ -8,7 +8,7 @@ the results do not depend on how the audio was chunked.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -24,12 +24,12 @@ class Detection:
     keyword: str
     time_s: float  # audio time of the last sample the model had seen when it fired
     probability: float
+    sample_index: int = 0  # the same moment as a sample count on the stream's clock
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["time_s"] = round(d["time_s"], 3)
-        d["probability"] = round(d["probability"], 4)
-        return d
+        """What a JSON line carries: keyword, time_s, probability."""
+        return {"keyword": self.keyword, "time_s": round(self.time_s, 3),
+                "probability": round(self.probability, 4)}
 
 
 def trigger_params_for(model: KeywordModel, threshold: float | None = None,
@@ -37,12 +37,11 @@ def trigger_params_for(model: KeywordModel, threshold: float | None = None,
                        mode: str = "consecutive", window: int = 5) -> TriggerParams:
     """Trigger settings for a model: the sidecar's recommendations unless overridden."""
     meta = model.meta
-    step_s = model.frames_per_step * model.frontend.hop_samples / model.frontend.sample_rate
     refractory = meta.refractory_s if refractory_s is None else refractory_s
     return TriggerParams(
         threshold=meta.threshold if threshold is None else threshold,
         consecutive=meta.consecutive if consecutive is None else consecutive,
-        refractory_steps=int(round(refractory / step_s)),
+        refractory_steps=int(round(refractory / model.step_s)),
         mode=mode, window=window)
 
 
@@ -69,7 +68,8 @@ class Spotter:
         self.streams = [m.stream() for m in self.models]
         self.triggers = [Trigger(t) for t in triggers]
         self.last_probability = {m.keyword: 0.0 for m in self.models}
-        self.samples_seen = 0
+        self.samples_seen = 0  # the stream's clock
+        self._start_sample = 0  # where this Spotter's own audio began on that clock
 
     @classmethod
     def from_models(cls, refs: Iterable[str], threshold: float | None = None, **trigger_kw) -> "Spotter":
@@ -86,7 +86,12 @@ class Spotter:
             s.reset()
         for t in self.triggers:
             t.reset()
-        self.samples_seen = 0
+        self.samples_seen = self._start_sample = 0
+
+    def continue_clock(self, samples_seen: int) -> None:
+        """Take over a stream already ``samples_seen`` samples long (a reload swaps Spotters
+        mid-stream): detection times and sample indices go on from there instead of from 0."""
+        self.samples_seen = self._start_sample = samples_seen
 
     def process_scores(self, samples: np.ndarray) -> tuple[list[Detection], list[np.ndarray]]:
         """Feed audio; return the detections and each model's new per-step probabilities."""
@@ -103,7 +108,8 @@ class Spotter:
             for i, p in enumerate(probs):
                 score = trigger.update(p)
                 if score is not None:
-                    detections.append(Detection(model.keyword, model.step_end_time(first_step + i), score))
+                    at = self._start_sample + model.step_end_sample(first_step + i)
+                    detections.append(Detection(model.keyword, at / self.sample_rate, score, at))
         return detections, all_probs
 
     def process(self, samples: np.ndarray) -> list[Detection]:
@@ -136,21 +142,3 @@ def as_float_samples(samples) -> np.ndarray:
 def chunked(audio: np.ndarray, size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(audio), size):
         yield audio[start:start + size]
-
-
-def spotter_from_config(cfg, model_refs=(), threshold: float | None = None,
-                        consecutive: int | None = None) -> Spotter:
-    """The Spotter a runtime Config (kws.config) describes; ``model_refs`` replaces its models."""
-    entries = cfg.model_entries()
-    if model_refs:
-        from kws.config import ModelEntry
-        entries = [ModelEntry(path=str(r)) for r in model_refs]
-    models, triggers = [], []
-    for e in entries:
-        m = KeywordModel(e.path)
-        models.append(m)
-        triggers.append(trigger_params_for(
-            m, threshold=threshold if threshold is not None else e.threshold,
-            consecutive=consecutive if consecutive is not None else e.consecutive,
-            refractory_s=cfg.trigger.refractory_s, mode=cfg.trigger.mode, window=cfg.trigger.window))
-    return Spotter(models, triggers)

@@ -51,15 +51,15 @@ def pulse(tmp_path_factory):
 
 
 class Daemon:
-    def __init__(self, env, cfg_path, tmp_path):
+    def __init__(self, env, cfg_path, tmp_path, extra_env=None):
         self.notify_path = str(tmp_path / "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.notify_path)
         self.sock.settimeout(0.2)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kws.cli.main", "listen", "--config", str(cfg_path), "--device", "pulse"],
-            cwd=REPO, env=dict(env, NOTIFY_SOCKET=self.notify_path, PYTHONUNBUFFERED="1"),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=REPO, env=dict(env, NOTIFY_SOCKET=self.notify_path, PYTHONUNBUFFERED="1", **(extra_env or {})),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: queue.Queue = queue.Queue()
         self.log: list[str] = []
         threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines.put), daemon=True).start()
@@ -80,6 +80,14 @@ class Daemon:
                 if self.proc.poll() is not None:
                     return False
         return False
+
+    def wait_log(self, text, count=1, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self.proc.poll() is None:
+            if sum(text in line for line in self.log) >= count:
+                return True
+            time.sleep(0.05)
+        return sum(text in line for line in self.log) >= count
 
     def detections(self, wait_s):
         out, end = [], time.monotonic() + wait_s
@@ -125,6 +133,90 @@ def test_listen_on_a_virtual_microphone(pulse, tmp_path, alexa_test_clips, backg
         if d.proc.poll() is None:
             d.proc.kill()
         d.sock.close()
+
+
+def test_a_reload_that_fails_in_any_way_keeps_the_daemon_detecting(pulse, tmp_path, alexa_test_clips,
+                                                                   background_speech):
+    from kws.model.detector import shipped_models_dir
+    model = tmp_path / "m.onnx"
+    shutil.copy(shipped_models_dir() / "alexa.onnx", model)
+    sidecar = json.loads((shipped_models_dir() / "alexa.json").read_text())
+    (tmp_path / "m.json").write_text(json.dumps(sidecar))
+    (tmp_path / "badcb.py").write_text("def on_wake(d)\n    pass\n")  # a SyntaxError
+    cfg = tmp_path / "kws.yaml"
+    good = f"models: [{model}]\nactions: {{chime: false, json: true}}\n"
+    cfg.write_text(good)
+    d = Daemon(pulse, cfg, tmp_path, extra_env={"PYTHONPATH": f"{tmp_path}:{REPO}"})
+    try:
+        assert d.wait_ready(), "\n".join(d.log)
+        breakages = [lambda: (tmp_path / "m.json").write_text(json.dumps(dict(sidecar, threshold=2.0))),
+                     lambda: (tmp_path / "m.json").write_text(json.dumps(dict(sidecar, frames_per_step=0))),
+                     lambda: ((tmp_path / "m.json").write_text(json.dumps(sidecar)),
+                              cfg.write_text(good.replace("json: true}", "json: true, callback: 'badcb:on_wake'}")))]
+        for n, break_it in enumerate(breakages, 1):
+            break_it()
+            d.proc.send_signal(signal.SIGHUP)
+            assert d.wait_log("reload rejected", count=n), "\n".join(d.log)
+            assert d.proc.poll() is None, "\n".join(d.log)
+        with_kw, _ = embed(alexa_test_clips[:2], background_speech[: 20 * SR], gap_s=2.0)
+        play(pulse, with_kw, tmp_path / "kw.wav")
+        found = d.detections(wait_s=3.0)
+        assert found and found[0]["keyword"] == "alexa", "\n".join(d.log)
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(5) == 0
+        assert not any("Traceback" in line for line in d.log), "\n".join(d.log)
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+        d.sock.close()
+
+
+def test_meter_draws_in_a_terminal(pulse, tmp_path, alexa_test_clips, background_speech):
+    """`kws listen --meter` on a pseudo-terminal, fed through the virtual microphone."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: kws listen with the pty as its terminal
+        os.chdir(REPO)
+        os.execve(sys.executable, [sys.executable, "-m", "kws.cli.main", "listen", "--meter", "--no-chime",
+                                   "--no-json", "--device", "pulse"], dict(pulse, TERM="xterm-256color"))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out = bytearray()
+
+    def read_for(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out.extend(os.read(fd, 65536))
+                except OSError:
+                    return
+
+    try:
+        read_for(8)
+        with_kw, _ = embed(alexa_test_clips[:2], background_speech[: 20 * SR], gap_s=2.0)
+        sf.write(tmp_path / "kw.wav", with_kw, SR, subtype="PCM_16")
+        player = subprocess.Popen(["paplay", "--device=virt_sink", str(tmp_path / "kw.wav")], env=pulse)
+        while player.poll() is None:
+            read_for(0.5)
+        read_for(2)
+    finally:
+        os.kill(pid, signal.SIGINT)
+        read_for(2)
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    text = out.decode(errors="replace")
+    levels = [float(x) for x in re.findall(r"(-?\d+\.\d) dBFS", text)]
+    probabilities = [float(x) for x in re.findall(r"(\d\.\d{3}) \(peak \d\.\d\d, thr 0\.99\)", text)]
+    assert "input level" in text and "alexa" in text, text[-2000:]
+    assert levels and max(levels) > -60, levels  # the played speech reached the meter
+    assert probabilities and max(probabilities) > 0.5, probabilities[-20:]  # and so did the keyword
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def test_systemd_unit_verifies(tmp_path):

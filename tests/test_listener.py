@@ -79,3 +79,19 @@ def test_a_failing_detection_handler_does_not_stop_listening(shipped_model, alex
     listener.stop()
     listener.join(2)
     assert len(calls) >= 2
+
+
+def test_detections_carry_their_sample_index_and_a_swapped_spotter_keeps_the_clock(
+        shipped_model, alexa_test_clips, background_speech):
+    audio, _ = embed(alexa_test_clips[:4], background_speech)
+    expected, _ = run_audio(Spotter([shipped_model]), audio, tail_pad_s=0)
+    assert all(d.sample_index == round(d.time_s * 16000) for d in expected)
+    split = (expected[0].sample_index + 16000) // 1600 * 1600  # between two words
+    first = Spotter([shipped_model])
+    first.process(audio[:split])
+    second = Spotter([shipped_model])  # what a reload does between two blocks
+    second.continue_clock(first.samples_seen)
+    later = second.process(audio[split:])
+    alone = Spotter([shipped_model]).process(audio[split:])  # the same audio on a clock from 0
+    assert later and [d.sample_index for d in later] == [d.sample_index + split for d in alone]
+    assert [d.time_s for d in later] == [(d.sample_index + split) / 16000 for d in alone]

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -46,9 +47,11 @@ def test_ready_watchdog_and_detections(audio, tmp_path):
     src = ArraySource(audio, realtime=False)
     svc = Service(cfg, source=src, notifier=notifier, callback=seen.append)
     th = start(svc)
-    assert wait_for(lambda: src.finished and len(seen) >= 2 and len(svc.saver.saved) >= 2)
+    assert wait_for(lambda: src.finished and len(seen) >= 2 and len(svc.saver.saved) >= 2
+                    and notifier.counts["WATCHDOG"] >= 1)
     stop(svc, th)
-    assert notifier.sent[0] == "READY=1" and "WATCHDOG=1" in notifier.sent and notifier.sent[-1] == "STOPPING=1"
+    assert notifier.sent[0] == "READY=1" and "STATUS=listening" in notifier.sent
+    assert "WATCHDOG=1" in notifier.sent and notifier.sent[-1] == "STOPPING=1"
     assert svc.metrics.detections["alexa"] == len(seen)
     clip, sr = sf.read(svc.saver.saved[0])
     assert sr == 16000 and abs(len(clip) / sr - 2.0) < 0.05 and np.abs(clip).max() > 0.01
@@ -117,6 +120,7 @@ def test_metrics_endpoint_on_loopback(audio):
     stop(svc, th)
     assert 'kws_detections_total{keyword="alexa"}' in body
     assert "kws_block_processing_seconds_sum" in body and "kws_overruns_total 0" in body
+    assert "kws_actions_skipped_total 0" in body
 
 
 def test_json_action_prints_one_line_per_detection(audio, capsys):
@@ -129,6 +133,143 @@ def test_json_action_prints_one_line_per_detection(audio, capsys):
     stop(svc, th)
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(lines) == svc.listener.detections and lines[0]["keyword"] == "alexa"
+
+
+def test_watchdog_is_fed_and_status_told_while_waiting_for_a_microphone(audio, tmp_path):
+    """Booting without a microphone, or an outage: READY at once, WATCHDOG=1 all along, STATUS= says why."""
+    import socket
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(10)
+        notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"})
+        src = ArraySource(audio, fail_opens=2)  # unavailable for the 1 s + 2 s of backoff
+        svc = Service(load_config(None, {"actions": {"chime": False, "json": False}}), source=src, notifier=notifier)
+        th = start(svc)
+        got, deadline = [], time.monotonic() + 30
+        while "STATUS=listening" not in got and time.monotonic() < deadline:
+            got.append(sock.recv(4096).decode())
+        stop(svc, th)
+    assert "STATUS=listening" in got, got[:5]
+    assert got[0] == "READY=1" and src.opens == 1
+    waiting = [m for m in got if m.startswith("STATUS=waiting for audio device:")]
+    assert waiting and "device unavailable" in waiting[0]
+    outage = got[got.index(waiting[0]):got.index("STATUS=listening")]
+    assert outage.count("WATCHDOG=1") >= 10  # 3 s of outage, a ping due every 0.1 s
+
+
+def test_no_watchdog_when_the_listener_is_stuck(audio):
+    """The watchdog is fed only while the audio loop makes progress: a hung pipeline gets restarted."""
+    hang = threading.Event()
+
+    class StuckSource(ArraySource):
+        def read(self, timeout=1.0):
+            hang.wait()
+            return super().read(timeout)
+
+    notifier = Notifier({"WATCHDOG_USEC": "200000"})
+    svc = Service(load_config(None, {"actions": {"chime": False, "json": False}}),
+                  source=StuckSource(audio), notifier=notifier)
+    svc.listener.healthy_within_s = 0.5
+    th = start(svc)
+    assert wait_for(lambda: notifier.counts["WATCHDOG"] >= 1)
+    time.sleep(0.6)  # past healthy_within_s: no more pings from here on
+    pings = notifier.counts["WATCHDOG"]
+    time.sleep(0.5)
+    assert notifier.counts["WATCHDOG"] == pings
+    hang.set()
+    stop(svc, th)
+
+
+def test_notifier_keeps_counts_and_the_last_few_messages():
+    notifier = Notifier({"WATCHDOG_USEC": "1"})  # every call pings
+    notifier.ready()
+    for _ in range(10_000):
+        notifier._last_ping = 0.0
+        notifier.watchdog()
+    assert notifier.counts["WATCHDOG"] == 10_000 and notifier.counts["READY"] == 1
+    assert len(notifier.sent) <= 16 and notifier.sent[-1] == "WATCHDOG=1"
+
+
+def test_reload_applies_log_level_save_detections_and_metrics_port(audio, tmp_path, caplog):
+    import socket
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    cfg_path = tmp_path / "kws.yaml"
+    base = "actions: {chime: false, json: false}\n"
+    cfg_path.write_text(base + f"metrics_port: {ports[0]}\n")
+    src = ArraySource(np.tile(audio, 4), realtime=True, block=1600 * 4)
+    svc = Service(load_config(cfg_path), config_path=cfg_path, source=src)
+    root = logging.getLogger()
+    level = root.level
+    th = start(svc)
+    try:
+        assert wait_for(lambda: svc._server is not None)
+        urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/metrics", timeout=5).read()
+        cfg_path.write_text(base + f"metrics_port: {ports[1]}\nlog_level: DEBUG\nsave_detections: {tmp_path / 'saved'}\n")
+        with caplog.at_level(logging.INFO, logger="kws.service"):
+            assert svc.reload() is True
+        assert root.level == logging.DEBUG
+        body = urllib.request.urlopen(f"http://127.0.0.1:{ports[1]}/metrics", timeout=5).read().decode()
+        assert "kws_reloads_total 1" in body
+        with pytest.raises(OSError):  # the old port is closed
+            urllib.request.urlopen(f"http://127.0.0.1:{ports[0]}/metrics", timeout=5)
+        assert wait_for(lambda: svc.saver is not None and len(svc.saver.saved) >= 1, timeout=60)
+        clip, sr = sf.read(svc.saver.saved[0])  # the new saver is on the stream's clock: the word is in it
+        assert abs(len(clip) / sr - 2.0) < 0.05 and np.abs(clip).max() > 0.05
+        assert "reload: saving detections to" in caplog.text and "reload: metrics on 127.0.0.1" in caplog.text
+    finally:
+        root.setLevel(level)
+        stop(svc, th)
+
+
+def test_reload_keeps_the_running_pipeline_on_any_failure(audio, tmp_path, caplog):
+    """A sidecar the new Spotter cannot use, a callback module that does not compile, a port in use."""
+    model = tmp_path / "m.onnx"
+    shutil.copy(shipped_models_dir() / "alexa.onnx", model)
+    sidecar = json.loads((shipped_models_dir() / "alexa.json").read_text())
+    (tmp_path / "badcb.py").write_text("def on_wake(d)\n    pass\n")
+    sys.path.insert(0, str(tmp_path))
+    cfg_path = tmp_path / "kws.yaml"
+    good = f"models: [{model}]\nactions: {{chime: false, json: false}}\n"
+    cfg_path.write_text(good)
+    (tmp_path / "m.json").write_text(json.dumps(sidecar))
+    src = ArraySource(np.tile(audio, 3))
+    svc = Service(load_config(cfg_path), config_path=cfg_path, source=src)
+    th = start(svc)
+    old = svc.listener.spotter
+    try:
+        with caplog.at_level(logging.ERROR, logger="kws.service"):
+            for field, value in (("threshold", 2.0), ("frames_per_step", 0)):
+                (tmp_path / "m.json").write_text(json.dumps(dict(sidecar, **{field: value})))
+                assert svc.reload() is False
+            (tmp_path / "m.json").write_text(json.dumps(sidecar))
+            cfg_path.write_text(good.replace("json: false}", "json: false, callback: 'badcb:on_wake'}"))
+            assert svc.reload() is False
+        assert svc.listener.spotter is old and th.is_alive()
+        rejected = [r.getMessage() for r in caplog.records if "reload rejected" in r.getMessage()]
+        assert len(rejected) == 3 and "SyntaxError" in rejected[2]
+        assert all(len(m.splitlines()) == 1 for m in rejected)
+        detections = svc.listener.detections
+        assert wait_for(lambda: svc.listener.detections > detections, timeout=60)  # still detecting
+    finally:
+        sys.path.remove(str(tmp_path))
+        stop(svc, th)
+
+
+def test_stopping_ends_a_command_still_running(audio, tmp_path):
+    pid_file = tmp_path / "pid"
+    cfg = load_config(None, {"actions": {"chime": False, "json": False, "timeout_s": 60,
+                                         "command": ["sh", "-c", f"echo $$ > {pid_file}; exec sleep 60"]}})
+    svc = Service(cfg, source=ArraySource(audio))
+    th = start(svc)
+    assert wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60)
+    pid = int(pid_file.read_text())
+    stop(svc, th)
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
 
 
 def test_meter_shows_level_and_probability_against_threshold():

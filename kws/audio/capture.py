@@ -93,6 +93,17 @@ class MicrophoneSource:
                 rate, self.sample_rate, 1, dtype="float32")
             return
 
+    def prepare(self) -> None:
+        """Call at start-up on the main thread, before other threads run.
+
+        Starting PortAudio points fd 2 at /dev/null for a moment (sounddevice hides its ALSA
+        chatter): done later, on the audio thread, it swallows whatever other threads log then.
+        And a device name that matches nothing is a mistake (KwsError), not an outage to wait
+        out; once running, a device that vanishes is retried by the Listener."""
+        _sd()
+        if self.device is not None:
+            resolve_device(self.device)
+
     def is_alive(self) -> bool:
         return self.stream is not None and self.stream.active
 

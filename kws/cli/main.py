@@ -37,9 +37,9 @@ def setup_logging(level: str) -> None:
     configure(level)
 
 
-def load_cfg(config_path, **overrides):
+def load_cfg(config_path, threshold=None, **overrides):
     from kws.config import load_config
-    return load_config(config_path, overrides)
+    return load_config(config_path, overrides, threshold=threshold)
 
 
 model_option = click.option("-m", "--model", "models", multiple=True, metavar="NAME|PATH",
@@ -71,7 +71,7 @@ def detect(files, models, threshold, config_path):
     from kws.audio.files import AudioFile
     from kws.audio.pipe import stdin_audio_file
     from kws.filemode import run_file
-    from kws.spotter import spotter_from_config
+    from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, models, threshold)
@@ -125,7 +125,7 @@ class _progress:
 def scores(file, model, config_path):
     """Per-step keyword probability of FILE as CSV (time_s,probability)."""
     from kws.filemode import run_file, step_times
-    from kws.spotter import spotter_from_config
+    from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
@@ -194,13 +194,12 @@ def listen(models, threshold, config_path, device, meter, chime, json_lines, com
                  "save_detections": save_detections, "metrics_port": metrics_port, "log_level": log_level}
     if models:
         overrides["models"] = list(models)
-    if threshold is not None:
-        paths = list(models) or [m.path for m in load_cfg(config_path).model_entries()]
-        overrides["models"] = [{"path": p, "threshold": threshold} for p in paths]
-    cfg = load_cfg(config_path, **overrides)
+    cfg = load_cfg(config_path, threshold=threshold, **overrides)
     setup_logging(cfg.log_level)
     source = _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel)
-    service = Service(cfg, config_path=config_path, overrides=overrides, meter=meter, source=source)
+    meter_view = _meter_factory() if meter else None
+    service = Service(cfg, config_path=config_path, overrides=overrides, threshold=threshold, meter=meter_view,
+                      source=source)
     if raw_stdin:  # end of the piped audio: let the last actions finish, then stop (exit 0)
         source.on_eof = lambda: (service.runner.drain(cfg.actions.timeout_s), service.listener.stop(),
                                  service.request_stop())
@@ -218,7 +217,23 @@ def _audio_source(cfg, raw_stdin, rate, sample_format, channels, channel):
     if channel is None:
         return None
     from kws.audio.capture import MicrophoneSource
-    return MicrophoneSource(cfg.audio.device, block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s, channel=channel)
+    source = MicrophoneSource(cfg.audio.device, block_ms=cfg.audio.block_ms, ring_s=cfg.audio.ring_s, channel=channel)
+    source.prepare()  # PortAudio starts on the main thread, before other threads log (see Service)
+    return source
+
+
+def _meter_factory():
+    """The --meter view, its terminal decided now: before any audio code runs, because PortAudio
+    briefly points fd 2 at /dev/null while it starts, and a rich Console built in that moment
+    takes the terminal for a file and never draws."""
+    from rich.console import Console
+
+    from kws.cli.meter import Meter
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        log.warning("--meter: stderr is not a terminal; the meter is not shown")
+    return functools.partial(Meter, console=console)
 
 
 @cli.command("install-service")
@@ -262,7 +277,7 @@ def train(config, word, out, data_root):
 
 def _configured_spotter(cfg, models=(), threshold=None):
     """The one place the commands below build a Spotter from the config (as `kws listen` does)."""
-    from kws.spotter import spotter_from_config
+    from kws.pipeline import spotter_from_config
 
     return spotter_from_config(cfg, models, threshold)
 

@@ -20,10 +20,12 @@ def _bar(value: float, width: int = 30, mark: float | None = None) -> str:
 
 
 class Meter:
-    def __init__(self, service):
+    """``console``: built by the caller before audio starts (see kws.cli.main._meter_factory)."""
+
+    def __init__(self, service, console: Console | None = None):
         self.service = service
         self._peak = {}
-        self._live = Live(console=Console(stderr=True), refresh_per_second=10, transient=True)
+        self._live = Live(console=console or Console(stderr=True), refresh_per_second=10, transient=True)
 
     def start(self):
         self._live.start()

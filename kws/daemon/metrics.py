@@ -6,6 +6,8 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from kws.errors import KwsError
+
 
 class Metrics:
     def __init__(self):
@@ -20,6 +22,7 @@ class Metrics:
         self.reloads = 0
         self.reload_failures = 0
         self.action_failures = 0
+        self.action_skips = 0  # an action still busy with an earlier detection, or a full queue
 
     def block(self, samples: int, seconds: float, sample_rate: int = 16000) -> None:
         with self._lock:
@@ -46,6 +49,7 @@ class Metrics:
                 ("kws_reloads_total", "counter", self.reloads),
                 ("kws_reload_failures_total", "counter", self.reload_failures),
                 ("kws_action_failures_total", "counter", self.action_failures),
+                ("kws_actions_skipped_total", "counter", self.action_skips),
             ]:
                 lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
             return "\n".join(lines) + "\n"
@@ -67,6 +71,9 @@ def serve(metrics: Metrics, port: int, host: str = "127.0.0.1") -> ThreadingHTTP
         def log_message(self, *args):  # keep scrapes out of the journal
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:  # the port is taken, or privileged
+        raise KwsError(f"metrics_port {port}: cannot listen on {host}:{port} ({exc.strerror or exc})") from None
     threading.Thread(target=server.serve_forever, name="kws-metrics", daemon=True).start()
     return server

@@ -1,10 +1,13 @@
-"""sd_notify without a dependency: READY=1, WATCHDOG=1, STOPPING=1 to $NOTIFY_SOCKET."""
+"""sd_notify without a dependency: READY=1, STATUS=…, WATCHDOG=1, STOPPING=1 to $NOTIFY_SOCKET."""
 
 from __future__ import annotations
 
 import os
 import socket
 import time
+from collections import Counter, deque
+
+KEEP_MESSAGES = 16
 
 
 class Notifier:
@@ -17,10 +20,14 @@ class Notifier:
         # Ping at twice the rate systemd asks for, so one late block never trips it.
         self.watchdog_interval = int(usec) / 1e6 / 2 if usec and usec.isdigit() else None
         self._last_ping = 0.0
-        self.sent: list[str] = []
+        # A daemon runs for months and pings every few seconds: keep counts and the last few, not all.
+        self.sent: deque[str] = deque(maxlen=KEEP_MESSAGES)
+        self.counts: Counter = Counter()  # by field: READY, STATUS, WATCHDOG, STOPPING
+        self.status_text: str | None = None
 
     def send(self, message: str) -> None:
         self.sent.append(message)
+        self.counts[message.partition("=")[0]] += 1
         if not self.addr:
             return
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
@@ -32,11 +39,17 @@ class Notifier:
     def ready(self) -> None:
         self.send("READY=1")
 
+    def status(self, text: str) -> None:
+        """What `systemctl status` shows; sent only when it changes."""
+        if text != self.status_text:
+            self.status_text = text
+            self.send(f"STATUS={text}")
+
     def stopping(self) -> None:
         self.send("STOPPING=1")
 
     def watchdog(self) -> None:
-        """Called from the processing loop: a stalled loop stops pinging and gets restarted."""
+        """Called while the daemon is healthy: once it stalls, the pings stop and systemd restarts it."""
         if self.watchdog_interval is None:
             return
         now = time.monotonic()

@@ -111,11 +111,26 @@ class KeywordModel:
     def frames_per_step(self) -> int:
         return self.meta.frames_per_step
 
+    # The step clock: the only conversion between output steps and audio samples/seconds.
+    @property
+    def step_samples(self) -> int:
+        """Audio samples between two output steps."""
+        return self.frames_per_step * self.frontend.hop_samples
+
+    @property
+    def step_s(self) -> float:
+        return self.step_samples / self.frontend.sample_rate
+
+    def step_end_sample(self, step: int) -> int:
+        """Samples that output step ``step`` (0-based) has seen: the end of its newest frame.
+
+        The causal conv puts its ``kernel - 1`` state frames first, so step j's window ends on
+        frame ``j * frames_per_step``."""
+        return step * self.step_samples + self.frontend.window_samples
+
     def step_end_time(self, step: int) -> float:
         """Audio time (s) of the last sample that output step ``step`` has seen."""
-        fe = self.frontend
-        last_frame = step * self.frames_per_step
-        return (last_frame * fe.hop_samples + fe.window_samples) / fe.sample_rate
+        return self.step_end_sample(step) / self.frontend.sample_rate
 
     def initial_state(self) -> dict[str, np.ndarray]:
         return {name: np.zeros(shape, dtype=np.float32) for name, shape in self._state_shapes.items()}
