@@ -2,6 +2,7 @@
 
     python -m bench.accuracy                          # alexa with every peer that installs, + our other words
     python -m bench.accuracy --words alexa --engines kws
+    python -m bench.accuracy --words voyager --update   # add or redo one word, keep the others
 
 A thin driver over kws.eval.benchmark (the same code as ``kws eval --split test``):
 for each word, the test streams are built once and read by every engine.  Writes
@@ -28,8 +29,11 @@ WORDS = ("alexa", "think_engine", "onword", "voyager")
 @click.option("--engines", default=",".join(ENGINES), help="Comma-separated: " + ", ".join(ENGINES))
 @click.option("--data-root", default="../shared/data", envvar="KWS_DATA_ROOT")
 @click.option("--out", default=str(HERE / "results" / "accuracy.json"), type=click.Path(dir_okay=False))
-def main(words, engines, data_root, out):
+@click.option("--update", is_flag=True, help="Keep the other words already in --out (each word is one run).")
+def main(words, engines, data_root, out, update):
     results = {"words": {}}
+    if update and Path(out).is_file():
+        results = json.loads(Path(out).read_text())
     for word in words.split(","):
         res = run(data_root, word, "test", engines.split(","), log=lambda m: click.echo(m, err=True))
         results["words"][word] = res
