@@ -165,11 +165,14 @@ def sweep_clips(pos_probs: list[np.ndarray], bg_probs: list[np.ndarray], bg_hour
                 thresholds, make_params) -> list[tuple[float, Outcome]]:
     """For each threshold: a positive clip (a recording of the word, no labelled span) is hit
     when the trigger fires anywhere in it; every firing on a background stream is a false alarm.
-    ``make_params(threshold) -> TriggerParams``."""
+    ``make_params(threshold) -> TriggerParams``.  The same counting as ``sweep_streams``: each
+    clip is a stream whose label covers all of it, and the background carries the hours."""
+    everywhere = [(-np.inf, np.inf)]
+    streams = [ScoredStream(f"positive {i}", "positives", np.asarray(p), np.zeros(len(p)), everywhere, 0.0)
+               for i, p in enumerate(pos_probs)]
+    streams += [ScoredStream(f"background {i}", "negatives", np.asarray(p), np.zeros(len(p)), [],
+                             bg_hours if i == 0 else 0.0) for i, p in enumerate(bg_probs)]
     out = []
-    for th in thresholds:
-        p = make_params(float(th))
-        hits = sum(len(trigger_fires(x, p)) > 0 for x in pos_probs)
-        fa = sum(len(trigger_fires(x, p)) for x in bg_probs)
-        out.append((float(th), Outcome(int(hits), len(pos_probs) - int(hits), int(fa), bg_hours)))
+    for th, o in curve(sweep_streams(streams, thresholds, make_params)):
+        out.append((th, Outcome(o.hits, o.misses, o.false_alarms, bg_hours)))
     return out
