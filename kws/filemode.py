@@ -69,4 +69,4 @@ def run_file(spotter: Spotter, source: str | Path | BinaryIO | AudioFile, *, war
 
 def step_times(spotter: Spotter, model_index: int, n_steps: int) -> np.ndarray:
     model = spotter.models[model_index]
-    return np.array([model.step_end_time(i) for i in range(n_steps)])
+    return model.step_end_time(np.arange(n_steps))
