@@ -41,7 +41,7 @@ def trigger_params_for(model: KeywordModel, threshold: float | None = None,
     return TriggerParams(
         threshold=meta.threshold if threshold is None else threshold,
         consecutive=meta.consecutive if consecutive is None else consecutive,
-        refractory_steps=int(round(refractory / model.step_s)),
+        refractory_steps=model.clock.steps_in(refractory),
         mode=mode, window=window)
 
 

@@ -109,3 +109,17 @@ def test_shipped_model_is_small_and_described():
     assert size <= 1_000_000
     meta = json.loads((d / "alexa.json").read_text())
     assert meta["keyword"] == "alexa" and 0 < meta["threshold"] < 1
+
+
+def test_step_clock_first_step_after_is_the_first_step_that_has_seen_the_sample():
+    from kws.frontend import FrontendParams
+    from kws.model.clock import StepClock
+
+    clock = StepClock(FrontendParams(), 3)
+    assert clock.step_samples == 480 and abs(clock.step_s - 0.03) < 1e-12 and clock.steps_in(1.5) == 50
+    for sample in [0, 1, 399, 400, 401, 879, 880, 881, 16000, 123457]:
+        j = clock.first_step_after(sample)
+        assert clock.step_end_sample(j) >= sample
+        assert j == 0 or clock.step_end_sample(j - 1) < sample
+    times = clock.step_end_time(np.arange(3))
+    assert np.allclose(times, [c / 16000 for c in (400, 880, 1360)])

@@ -16,6 +16,7 @@ import onnxruntime as ort
 
 from kws.errors import KwsError
 from kws.frontend import FrontendParams
+from kws.model.clock import StepClock
 from kws.model.sidecar import ModelMeta, sidecar_path
 
 
@@ -111,26 +112,24 @@ class KeywordModel:
     def frames_per_step(self) -> int:
         return self.meta.frames_per_step
 
-    # The step clock: the only conversion between output steps and audio samples/seconds.
+    @property
+    def clock(self) -> StepClock:
+        """The only conversion between this graph's output steps and audio samples/seconds."""
+        return StepClock(self.frontend, self.frames_per_step)
+
     @property
     def step_samples(self) -> int:
-        """Audio samples between two output steps."""
-        return self.frames_per_step * self.frontend.hop_samples
+        return self.clock.step_samples
 
     @property
     def step_s(self) -> float:
-        return self.step_samples / self.frontend.sample_rate
+        return self.clock.step_s
 
-    def step_end_sample(self, step: int) -> int:
-        """Samples that output step ``step`` (0-based) has seen: the end of its newest frame.
+    def step_end_sample(self, step):
+        return self.clock.step_end_sample(step)
 
-        The causal conv puts its ``kernel - 1`` state frames first, so step j's window ends on
-        frame ``j * frames_per_step``."""
-        return step * self.step_samples + self.frontend.window_samples
-
-    def step_end_time(self, step: int) -> float:
-        """Audio time (s) of the last sample that output step ``step`` has seen."""
-        return self.step_end_sample(step) / self.frontend.sample_rate
+    def step_end_time(self, step):
+        return self.clock.step_end_time(step)
 
     def initial_state(self) -> dict[str, np.ndarray]:
         return {name: np.zeros(shape, dtype=np.float32) for name, shape in self._state_shapes.items()}

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 
 from kws.frontend import FrontendParams, LogMel
+from kws.model.clock import StepClock
 
 
 class BackgroundMiner:
     def __init__(self, backgrounds: list[np.ndarray], fe: FrontendParams, stride: int, chunk_frames: int = 6000):
         self.fe, self.stride = fe, stride
+        self.clock = StepClock(fe, stride)
         logmel = LogMel(fe)
         self.features = []
         for bg in backgrounds:  # computed once: features depend only on the audio
@@ -27,8 +29,7 @@ class BackgroundMiner:
     def mine(self, model, top_k: int = 3000, min_prob: float = 0.1, spacing_s: float = 1.0) -> list[tuple[int, int]]:
         """(background index, sample) of the top_k local maxima of the model's probability."""
         model.eval()
-        hop_step = self.stride * self.fe.hop_samples
-        gap = max(1, int(spacing_s * self.fe.sample_rate / hop_step))
+        gap = max(1, int(spacing_s / self.clock.step_s))
         found = []
         with torch.no_grad():
             for b, feats in enumerate(self.features):
@@ -36,13 +37,12 @@ class BackgroundMiner:
                 probs = []
                 for i in range(0, len(feats), self.chunk_frames):
                     x = torch.from_numpy(feats[i:i + self.chunk_frames])[None]
-                    p, c, h = model(x, *state)
-                    state = (c, h)
+                    p, *state = model(x, *state)
                     probs.append(p[0].numpy())
                 probs = np.concatenate(probs) if probs else np.zeros(0)
                 for j in np.flatnonzero(probs >= min_prob):
                     lo, hi = max(0, j - gap), j + gap + 1
                     if probs[j] == probs[lo:hi].max():
-                        found.append((float(probs[j]), b, int(j * hop_step + self.fe.window_samples)))
+                        found.append((float(probs[j]), b, int(self.clock.step_end_sample(j))))
         found.sort(reverse=True)
         return [(b, s) for _, b, s in found[:top_k]]

@@ -16,6 +16,7 @@ import torch
 from kws.eval.benchmark import Benchmark
 from kws.eval.scoring import ScoredStream, THRESHOLDS, curve, miss_at_fa, sweep_streams
 from kws.frontend import FrontendParams, LogMel
+from kws.model.clock import StepClock
 from kws.trigger import TriggerParams
 
 
@@ -24,8 +25,8 @@ class DevSelector:
                  refractory_s: float = 1.5, segment_steps: int = 1000, warmup_steps: int = 100):
         self.bench, self.fe, self.stride = bench, fe, stride
         self.segment, self.warmup = segment_steps, warmup_steps
-        step_s = stride * fe.hop_samples / fe.sample_rate
-        self.consecutive, self.refractory_steps = consecutive, int(round(refractory_s / step_s))
+        self.clock = StepClock(fe, stride)
+        self.consecutive, self.refractory_steps = consecutive, self.clock.steps_in(refractory_s)
         logmel = LogMel(fe)
         self.streams = []
         for name, group, s in bench.streams:
@@ -33,9 +34,6 @@ class DevSelector:
             self.streams.append((name, group, f[: len(f) - len(f) % stride], s))
         # Only thresholds that can reach low false-alarm rates matter for the choice.
         self.thresholds = THRESHOLDS[THRESHOLDS >= 0.5]
-
-    def step_times(self, n: int) -> np.ndarray:
-        return (np.arange(n) * self.stride * self.fe.hop_samples + self.fe.window_samples) / self.fe.sample_rate
 
     def _segments(self, feats: np.ndarray) -> tuple[torch.Tensor, int]:
         n_steps = len(feats) // self.stride
@@ -57,7 +55,7 @@ class DevSelector:
         probs = []
         for i in range(0, len(x), batch):
             xb = x[i:i + batch]
-            p, _, _ = model(xb, *model.initial_state(len(xb)))
+            p, *_ = model(xb, *model.initial_state(len(xb)))
             probs.append(p[:, self.warmup:].reshape(-1).numpy())
         return np.concatenate(probs)[:n_steps]
 
@@ -66,7 +64,7 @@ class DevSelector:
         out = []
         for name, group, feats, s in self.streams:
             probs = self.probabilities(model, feats)
-            out.append(ScoredStream(name, group, probs, self.step_times(len(probs)), s.labels, s.hours))
+            out.append(ScoredStream(name, group, probs, self.clock.step_end_time(np.arange(len(probs))), s.labels, s.hours))
         return out
 
     def evaluate(self, model, target: float = 0.5) -> dict:

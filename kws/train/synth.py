@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kws.frontend import FrontendParams, LogMel
+from kws.model.clock import StepClock
 from kws.train import augment as aug
 from kws.train.data import Utterance
 
@@ -118,10 +119,9 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
 def step_labels(ends: list[int], n_steps: int, frames_per_step: int, fe: FrontendParams, label_steps: int) -> np.ndarray:
     """1 for ``label_steps`` output steps starting at the first step that has seen each end."""
     labels = np.zeros(n_steps, dtype=np.float32)
-    hop_step = frames_per_step * fe.hop_samples
+    clock = StepClock(fe, frames_per_step)
     for end in ends:
-        # step j has seen samples up to j*hop_step + window (see KeywordModel.step_end_time)
-        first = max(0, int(np.ceil((end - fe.window_samples) / hop_step)))
+        first = clock.first_step_after(end)
         labels[first:first + label_steps] = 1.0
     return labels
 
