@@ -82,25 +82,63 @@ def test_labels_land_right_after_each_positive():
         assert labels.sum() <= 12 * len(clip.positive_ends)
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def _small_net(tcn_dilations=()):
     torch.manual_seed(0)
-    net = KeywordNet(NetParams(conv_channels=32, gru_hidden=24)).eval()
+    net = KeywordNet(NetParams(conv_channels=32, gru_hidden=24, tcn_dilations=tcn_dilations)).eval()
     with torch.no_grad():  # non-trivial normalisation and batch-norm statistics
         net.feat_mean.uniform_(-8, 0)
         net.feat_std.uniform_(1, 3)
-        net.norm.running_mean.uniform_(-0.5, 0.5)
-        net.norm.running_var.uniform_(0.5, 2)
+        for norm in [net.norm, *(b.norm for b in net.tcn)]:
+            norm.running_mean.uniform_(-0.5, 0.5)
+            norm.running_var.uniform_(0.5, 2)
+    return net
+
+
+@pytest.fixture(scope="module", params=[(), (1, 2, 4)], ids=["conv-gru", "conv-tcn-gru"])
+def exported(request, tmp_path_factory):
+    net = _small_net(request.param)
     path = tmp_path_factory.mktemp("m") / "m.onnx"
     export_onnx(net, path)
-    write_sidecar(path, "test", FrontendParams(), net.p.stride, 0.5, 3, 1.5, {})
+    write_sidecar(path, "test", FrontendParams(), net.p.stride, 0.5, 3, 1.5, {}, net.state_names())
     return net, path
 
 
 def _torch_probs(net, feats):
     with torch.no_grad():
-        p, _, _ = net(torch.from_numpy(feats)[None], *net.initial_state(1))
+        p, *_ = net(torch.from_numpy(feats)[None], *net.initial_state(1))
     return p[0].numpy()
+
+
+def test_temporal_blocks_stream_in_pieces_as_in_one_pass():
+    """The tcn state carries each block's dilated history across calls: pieces of any whole
+    number of steps give the one-pass outputs, and a block really sees (kernel-1)*dilation steps back."""
+    net = _small_net((1, 2, 4))
+    assert net.state_names() == ["conv_state", "tcn_state", "gru_state"]
+    assert net.initial_state(1)[1].shape == (1, 2 + 4 + 8, 32)
+    feats = torch.from_numpy(np.random.default_rng(3).normal(-4, 3, size=(1, 300, 40)).astype(np.float32))
+    with torch.no_grad():
+        whole, *_ = net(feats, *net.initial_state(1))
+        state, parts = net.initial_state(1), []
+        for lo, hi in [(0, 3), (3, 39), (39, 42), (42, 300)]:
+            p, *state = net(feats[:, lo:hi], *state)
+            parts.append(p)
+        assert torch.max(torch.abs(torch.cat(parts, dim=1) - whole)) <= 1e-5
+        # Changing one input step changes the dilation-4 block only at that step and 4 and 8 steps later (causal, bounded).
+        block = net.tcn[2]
+        x = torch.zeros(1, 20, 32)
+        x2 = x.clone()
+        x2[0, 5] = 1.0
+        y1, _ = block(x, torch.zeros(1, block.history, 32))
+        y2, _ = block(x2, torch.zeros(1, block.history, 32))
+        changed = np.flatnonzero(((y1 - y2).abs().sum(-1)[0] > 1e-6).numpy()).tolist()
+        assert changed == [5, 9, 13]
+
+
+def test_net_params_reject_bad_dilations():
+    for bad in ([0], [1.5], [True]):
+        with pytest.raises(ValueError, match="tcn_dilations"):
+            NetParams(tcn_dilations=bad)
+    assert NetParams(tcn_dilations=[1, 2]).to_dict()["tcn_dilations"] == [1, 2]
 
 
 def test_onnx_equals_torch_on_random_and_real_input(exported, alexa_test_clips):

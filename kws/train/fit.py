@@ -69,7 +69,7 @@ def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, positive
     with torch.no_grad():
         for i in range(0, len(x), batch):
             xb, yb = x[i:i + batch], y[i:i + batch]
-            logits, _, _ = model.logits(xb, *model.initial_state(len(xb)))
+            logits, _ = model.logits(xb, *model.initial_state(len(xb)))
             losses.append(step_loss(logits, yb, positive_weight, negative_weight, reduction="sum").item())
             maxes.append(torch.sigmoid(logits).max(dim=1).values.numpy())
     loss = sum(losses) / y.numel()
@@ -103,7 +103,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         model.train()
         t0, total, n = time.monotonic(), 0.0, 0
         for xb, yb in loader:
-            logits, _, _ = model.logits(xb, *model.initial_state(len(xb)))
+            logits, _ = model.logits(xb, *model.initial_state(len(xb)))
             loss = step_loss(logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
             opt.zero_grad()
             loss.backward()

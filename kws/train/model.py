@@ -1,12 +1,20 @@
-"""The detector network: causal Conv1D front, GRU, per-step sigmoid.
+"""The detector network: causal Conv1D front, optional dilated depthwise blocks, GRU, per-step sigmoid.
 
 As in the classic trigger-word recipe (Conv1D -> batch norm -> ReLU -> dropout -> GRU),
 but causal and with its streaming state explicit, in the style of google-research
-kws_streaming: ``forward(features, conv_state, gru_state)`` returns
-``(probabilities, new_conv_state, new_gru_state)``.  The conv state is the last
-``kernel - 1`` normalised feature frames (zeros at the start); the GRU state is its hidden vector.  Feeding a stream
-in pieces whose lengths are multiples of ``stride`` gives exactly the outputs of one
-pass over the whole stream.
+kws_streaming: ``forward(features, *state)`` returns ``(probabilities, *new_state)``.
+The state is, in order:
+
+- ``conv_state``: the last ``kernel - 1`` normalised feature frames (zeros at the start);
+- ``tcn_state`` (only with ``tcn_dilations``): each temporal block's last
+  ``(tcn_kernel - 1) * dilation`` input steps, concatenated along time;
+- ``gru_state``: the GRU's hidden vectors.
+
+Feeding a stream in pieces whose lengths are multiples of ``stride`` gives exactly the
+outputs of one pass over the whole stream.  The temporal blocks (depthwise causal conv with
+a dilation, pointwise conv, batch norm, ReLU, residual) widen what the GRU sees at each step
+for little compute, as in the depthwise/dilated front ends of microWakeWord's MixedNet and
+the TC-ResNet family.
 """
 
 from __future__ import annotations
@@ -26,9 +34,46 @@ class NetParams:
     gru_hidden: int = 96
     gru_layers: int = 2
     dropout: float = 0.2
+    tcn_dilations: list = ()  # e.g. [1, 2, 4]: one causal depthwise block per dilation (kept as a tuple)
+    tcn_kernel: int = 3
+
+    def __post_init__(self):
+        dil = tuple(self.tcn_dilations)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dil):
+            raise ValueError(f"tcn_dilations must be whole numbers of at least 1, got {list(dil)}")
+        if dil and self.tcn_kernel < 2:
+            raise ValueError(f"tcn_kernel must be at least 2, got {self.tcn_kernel}")
+        object.__setattr__(self, "tcn_dilations", dil)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["tcn_dilations"] = list(self.tcn_dilations)
+        return d
+
+    @property
+    def tcn_history(self) -> list[int]:
+        """Steps of past input each temporal block keeps."""
+        return [(self.tcn_kernel - 1) * d for d in self.tcn_dilations]
+
+
+class TemporalBlock(nn.Module):
+    """Causal depthwise conv (with dilation) -> pointwise conv -> BN -> ReLU -> dropout, plus the input."""
+
+    def __init__(self, channels: int, kernel: int, dilation: int, dropout: float):
+        super().__init__()
+        self.history = (kernel - 1) * dilation
+        self.depthwise = nn.Conv1d(channels, channels, kernel, dilation=dilation, groups=channels, bias=False)
+        self.pointwise = nn.Conv1d(channels, channels, 1)
+        self.norm = nn.BatchNorm1d(channels)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, state):
+        """x: (batch, steps, channels); state: (batch, history, channels)."""
+        full = torch.cat([state, x], dim=1)
+        new_state = full[:, full.shape[1] - self.history:, :]
+        y = self.pointwise(self.depthwise(full.transpose(1, 2)))
+        y = self.drop(torch.relu(self.norm(y))).transpose(1, 2)
+        return x + y, new_state
 
 
 class KeywordNet(nn.Module):
@@ -39,6 +84,7 @@ class KeywordNet(nn.Module):
         self.conv = nn.Conv1d(p.n_mels, p.conv_channels, p.kernel, stride=p.stride)
         self.norm = nn.BatchNorm1d(p.conv_channels)
         self.drop = nn.Dropout(p.dropout)
+        self.tcn = nn.ModuleList(TemporalBlock(p.conv_channels, p.tcn_kernel, d, p.dropout) for d in p.tcn_dilations)
         self.gru = nn.GRU(p.conv_channels, p.gru_hidden, p.gru_layers, batch_first=True,
                           dropout=p.dropout if p.gru_layers > 1 else 0.0)
         self.head = nn.Linear(p.gru_hidden, 1)
@@ -47,19 +93,34 @@ class KeywordNet(nn.Module):
         self.register_buffer("feat_mean", torch.zeros(p.n_mels))
         self.register_buffer("feat_std", torch.ones(p.n_mels))
 
-    def initial_state(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.p
-        return (torch.zeros(batch, p.kernel - 1, p.n_mels),
-                torch.zeros(p.gru_layers, batch, p.gru_hidden))
+    def state_names(self) -> list[str]:
+        """Graph input names of the state, in the order of ``initial_state``."""
+        return ["conv_state"] + (["tcn_state"] if self.tcn else []) + ["gru_state"]
 
-    def logits(self, feats, conv_state, gru_state):
-        """feats: (batch, frames, n_mels) with frames a multiple of stride."""
+    def initial_state(self, batch: int) -> tuple[torch.Tensor, ...]:
+        p = self.p
+        conv = torch.zeros(batch, p.kernel - 1, p.n_mels)
+        gru = torch.zeros(p.gru_layers, batch, p.gru_hidden)
+        if not self.tcn:
+            return conv, gru
+        return conv, torch.zeros(batch, sum(p.tcn_history), p.conv_channels), gru
+
+    def logits(self, feats, *state):
+        """feats: (batch, frames, n_mels) with frames a multiple of stride.  Returns (logits, new state)."""
+        conv_state, gru_state = state[0], state[-1]
         x = torch.cat([conv_state, (feats - self.feat_mean) / self.feat_std], dim=1)
         new_conv_state = x[:, x.shape[1] - (self.p.kernel - 1):, :]
         y = self.drop(torch.relu(self.norm(self.conv(x.transpose(1, 2))))).transpose(1, 2)
+        new_tcn = []
+        at = 0
+        for block in self.tcn:
+            y, block_state = block(y, state[1][:, at:at + block.history, :])
+            new_tcn.append(block_state)
+            at += block.history
         y, new_gru_state = self.gru(y, gru_state)
-        return self.head(y).squeeze(-1), new_conv_state, new_gru_state
+        middle = (torch.cat(new_tcn, dim=1),) if self.tcn else ()
+        return self.head(y).squeeze(-1), (new_conv_state, *middle, new_gru_state)
 
-    def forward(self, feats, conv_state, gru_state):
-        logits, c, h = self.logits(feats, conv_state, gru_state)
-        return torch.sigmoid(logits), c, h
+    def forward(self, feats, *state):
+        logits, new_state = self.logits(feats, *state)
+        return (torch.sigmoid(logits), *new_state)

@@ -81,14 +81,14 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
                   "text_only": bool(cfg.word) and not (cfg.data.train_on_recordings and corpus.eval_positives.get("train")),
                   "tts": tts_summary or {},
                   "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"]}
-    write_sidecar(out, keyword, fe, net.stride, 0.5, 3, 1.5, provenance)
+    write_sidecar(out, keyword, fe, net.stride, 0.5, 3, 1.5, provenance, model.state_names())
     log("evaluating on the dev stream through the runtime")
     metrics = evaluate(out, bench, cfg.eval.target_fa_per_hour, log=log)
     seconds = time.monotonic() - started
     provenance["dev"] = {g: v for g, v in metrics["row"].items() if g in ("all", "alone", "sentences")}
     provenance["dev_hours"] = metrics["row"]["hours"]
     provenance["train_minutes"] = round(seconds / 60, 1)
-    write_sidecar(out, keyword, fe, net.stride, metrics["threshold"], 3, 1.5, provenance)
+    write_sidecar(out, keyword, fe, net.stride, metrics["threshold"], 3, 1.5, provenance, model.state_names())
     report = out.with_name(out.stem + "-report.md")
     write_report(report, keyword=keyword, command=command, summary=summary, fit=fit_result, metrics=metrics,
                  seconds=seconds, onnx_path=out, extra=_tts_section(tts_summary))
