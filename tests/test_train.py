@@ -238,3 +238,15 @@ def test_telephone_channel_removes_everything_above_4_khz():
     freqs = np.fft.rfftfreq(len(y), 1 / 16000)
     assert len(y) == len(x)
     assert spec[freqs > 4300].sum() < 1e-3 * spec[freqs < 3500].sum()
+
+
+def test_a_config_that_names_a_word_reads_that_words_recordings(tmp_path):
+    """Without data.keyword, a config's word picks its own folder, not the default alexa's."""
+    from kws.train.config import load_train_config
+
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("word: hey computer\n")
+    assert load_train_config(cfg).data.keyword == "hey_computer"
+    cfg.write_text("word: hey computer\ndata:\n  keyword: alexa\n")
+    assert load_train_config(cfg).data.keyword == "alexa"
+    assert load_train_config(None).data.keyword == "alexa"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 
@@ -10,22 +9,19 @@ import click
 
 # Imported here, not inside train_command: `kws train` catches an ImportError of this module
 # as "install the train extra", which must cover every training import (torch, scipy, tts).
-from kws.train.config import load_train_config
+from kws.train.config import load_train_config, slug
 from kws.train.train import run
 from kws.train.tts.synth import synthesize_positives
-
-
-def slug(word: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", word.lower()).strip("_") or "word"
 
 
 def train_command(config, word=None, out=None, data_root=None, argv=None) -> dict:
     overrides = {}
     if word:
         # A new word from text alone: its own output, no recordings of the default keyword.
-        overrides.update({"word": word, "out": f"models/{slug(word)}.onnx", "work_dir": f"runs/{slug(word)}"})
+        # Recordings of that word, if the data root has any; never the config's other keyword.
+        overrides.update({"word": word, "out": f"models/{slug(word)}.onnx", "work_dir": f"runs/{slug(word)}",
+                          "data.keyword": slug(word)})
         if config is None:
-            overrides["data.keyword"] = slug(word)  # recordings of it, if the data root has any
             overrides["data.train_on_recordings"] = False
     if out:
         overrides["out"] = out

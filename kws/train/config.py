@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,8 +104,19 @@ class TrainConfig:
         return p if p.is_absolute() else self.base_dir / p
 
 
+def slug(word: str) -> str:
+    """The folder name of a word's recordings: "hey computer" -> hey_computer."""
+    return re.sub(r"[^a-z0-9]+", "_", word.lower()).strip("_") or "word"
+
+
 def load_train_config(path: str | Path | None, overrides: dict | None = None) -> TrainConfig:
     where = f"training config {path}" if path is not None else "training options"
-    cfg = load_dataclass(TrainConfig, read_yaml(path, where, overrides), where)
+    data = read_yaml(path, where, overrides)
+    if isinstance(data, dict) and isinstance(data.get("word"), str) and "keyword" not in (data.get("data") or {}):
+        # A config that names a word means that word's recordings (if any), not the default keyword's.
+        data.setdefault("data", {})
+        if isinstance(data["data"], dict):
+            data["data"]["keyword"] = slug(data["word"])
+    cfg = load_dataclass(TrainConfig, data, where)
     cfg.base_dir = Path.cwd()
     return cfg
