@@ -110,11 +110,11 @@ def _torch_probs(net, feats):
 
 
 def test_temporal_blocks_stream_in_pieces_as_in_one_pass():
-    """The tcn state carries each block's dilated history across calls: pieces of any whole
+    """The tcn states carry each block's dilated history across calls: pieces of any whole
     number of steps give the one-pass outputs, and a block really sees (kernel-1)*dilation steps back."""
     net = _small_net((1, 2, 4))
-    assert net.state_names() == ["conv_state", "tcn_state", "gru_state"]
-    assert net.initial_state(1)[1].shape == (1, 2 + 4 + 8, 32)
+    assert net.state_names() == ["conv_state", "tcn0_state", "tcn1_state", "tcn2_state", "gru_state"]
+    assert [s.shape for s in net.initial_state(1)[1:4]] == [(1, 32, 2), (1, 32, 4), (1, 32, 8)]
     feats = torch.from_numpy(np.random.default_rng(3).normal(-4, 3, size=(1, 300, 40)).astype(np.float32))
     with torch.no_grad():
         whole, *_ = net(feats, *net.initial_state(1))
@@ -125,12 +125,12 @@ def test_temporal_blocks_stream_in_pieces_as_in_one_pass():
         assert torch.max(torch.abs(torch.cat(parts, dim=1) - whole)) <= 1e-5
         # Changing one input step changes the dilation-4 block only at that step and 4 and 8 steps later (causal, bounded).
         block = net.tcn[2]
-        x = torch.zeros(1, 20, 32)
+        x = torch.zeros(1, 32, 20)
         x2 = x.clone()
-        x2[0, 5] = 1.0
-        y1, _ = block(x, torch.zeros(1, block.history, 32))
-        y2, _ = block(x2, torch.zeros(1, block.history, 32))
-        changed = np.flatnonzero(((y1 - y2).abs().sum(-1)[0] > 1e-6).numpy()).tolist()
+        x2[0, :, 5] = 1.0
+        y1, _ = block(x, torch.zeros(1, 32, block.history))
+        y2, _ = block(x2, torch.zeros(1, 32, block.history))
+        changed = np.flatnonzero(((y1 - y2).abs().sum(1)[0] > 1e-6).numpy()).tolist()
         assert changed == [5, 9, 13]
 
 

@@ -6,8 +6,8 @@ kws_streaming: ``forward(features, *state)`` returns ``(probabilities, *new_stat
 The state is, in order:
 
 - ``conv_state``: the last ``kernel - 1`` normalised feature frames (zeros at the start);
-- ``tcn_state`` (only with ``tcn_dilations``): each temporal block's last
-  ``(tcn_kernel - 1) * dilation`` input steps, concatenated along time;
+- ``tcn<i>_state`` (one per entry of ``tcn_dilations``): temporal block i's last
+  ``(tcn_kernel - 1) * dilation`` input steps, channels first;
 - ``gru_state``: the GRU's hidden vectors.
 
 Feeding a stream in pieces whose lengths are multiples of ``stride`` gives exactly the
@@ -68,11 +68,12 @@ class TemporalBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x, state):
-        """x: (batch, steps, channels); state: (batch, history, channels)."""
-        full = torch.cat([state, x], dim=1)
-        new_state = full[:, full.shape[1] - self.history:, :]
-        y = self.pointwise(self.depthwise(full.transpose(1, 2)))
-        y = self.drop(torch.relu(self.norm(y))).transpose(1, 2)
+        """x: (batch, channels, steps); state: (batch, channels, history).  Channels first
+        throughout, so that the exported graph has no transposes between blocks (at one step
+        per call, every extra ONNX op costs more than its arithmetic)."""
+        full = torch.cat([state, x], dim=2)
+        new_state = full[:, :, full.shape[2] - self.history:]
+        y = self.drop(torch.relu(self.norm(self.pointwise(self.depthwise(full)))))
         return x + y, new_state
 
 
@@ -95,31 +96,25 @@ class KeywordNet(nn.Module):
 
     def state_names(self) -> list[str]:
         """Graph input names of the state, in the order of ``initial_state``."""
-        return ["conv_state"] + (["tcn_state"] if self.tcn else []) + ["gru_state"]
+        return ["conv_state"] + [f"tcn{i}_state" for i in range(len(self.tcn))] + ["gru_state"]
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, ...]:
         p = self.p
-        conv = torch.zeros(batch, p.kernel - 1, p.n_mels)
-        gru = torch.zeros(p.gru_layers, batch, p.gru_hidden)
-        if not self.tcn:
-            return conv, gru
-        return conv, torch.zeros(batch, sum(p.tcn_history), p.conv_channels), gru
+        tcn = tuple(torch.zeros(batch, p.conv_channels, h) for h in p.tcn_history)
+        return (torch.zeros(batch, p.kernel - 1, p.n_mels), *tcn, torch.zeros(p.gru_layers, batch, p.gru_hidden))
 
     def logits(self, feats, *state):
         """feats: (batch, frames, n_mels) with frames a multiple of stride.  Returns (logits, new state)."""
         conv_state, gru_state = state[0], state[-1]
         x = torch.cat([conv_state, (feats - self.feat_mean) / self.feat_std], dim=1)
         new_conv_state = x[:, x.shape[1] - (self.p.kernel - 1):, :]
-        y = self.drop(torch.relu(self.norm(self.conv(x.transpose(1, 2))))).transpose(1, 2)
+        y = self.drop(torch.relu(self.norm(self.conv(x.transpose(1, 2)))))  # (batch, channels, steps)
         new_tcn = []
-        at = 0
-        for block in self.tcn:
-            y, block_state = block(y, state[1][:, at:at + block.history, :])
+        for block, block_state in zip(self.tcn, state[1:-1]):
+            y, block_state = block(y, block_state)
             new_tcn.append(block_state)
-            at += block.history
-        y, new_gru_state = self.gru(y, gru_state)
-        middle = (torch.cat(new_tcn, dim=1),) if self.tcn else ()
-        return self.head(y).squeeze(-1), (new_conv_state, *middle, new_gru_state)
+        y, new_gru_state = self.gru(y.transpose(1, 2), gru_state)
+        return self.head(y).squeeze(-1), (new_conv_state, *new_tcn, new_gru_state)
 
     def forward(self, feats, *state):
         logits, new_state = self.logits(feats, *state)
