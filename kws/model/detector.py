@@ -67,6 +67,8 @@ class KeywordModel:
         self.path = resolve_model_path(ref)
         self.frontend = frontend or FrontendParams()
         self.meta = ModelMeta.load(self.path, self.frontend)
+        # The only conversion between this graph's output steps and audio samples/seconds.
+        self.clock = StepClock(self.frontend, self.meta.frames_per_step)
         opts = ort.SessionOptions()
         # One thread by default: a Pi has 4 small cores, and a wake-word engine shares them.
         opts.intra_op_num_threads = threads
@@ -111,11 +113,6 @@ class KeywordModel:
     @property
     def frames_per_step(self) -> int:
         return self.meta.frames_per_step
-
-    @property
-    def clock(self) -> StepClock:
-        """The only conversion between this graph's output steps and audio samples/seconds."""
-        return StepClock(self.frontend, self.frames_per_step)
 
     @property
     def step_samples(self) -> int:

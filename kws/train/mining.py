@@ -17,7 +17,6 @@ from kws.model.clock import StepClock
 
 class BackgroundMiner:
     def __init__(self, backgrounds: list[np.ndarray], fe: FrontendParams, stride: int, chunk_frames: int = 6000):
-        self.fe, self.stride = fe, stride
         self.clock = StepClock(fe, stride)
         logmel = LogMel(fe)
         self.features = []

@@ -23,7 +23,7 @@ from kws.trigger import TriggerParams
 class DevSelector:
     def __init__(self, bench: Benchmark, fe: FrontendParams, stride: int, consecutive: int = 3,
                  refractory_s: float = 1.5, segment_steps: int = 1000, warmup_steps: int = 100):
-        self.bench, self.fe, self.stride = bench, fe, stride
+        self.bench, self.stride = bench, stride
         self.segment, self.warmup = segment_steps, warmup_steps
         self.clock = StepClock(fe, stride)
         self.consecutive, self.refractory_steps = consecutive, self.clock.steps_in(refractory_s)
