@@ -50,6 +50,14 @@ class SynthConfig:
     rt60_s: list = field(default_factory=lambda: [0.1, 0.8])
     speed: list = field(default_factory=lambda: [0.85, 1.15])
     warp: list = field(default_factory=lambda: [0.92, 1.08])  # mel-axis warp (pitch/formant)
+    # WORLD speaker conversion (kws.train.voices): converted copies of each synthetic
+    # training positive, pitch and formant scales drawn log-uniformly from these ranges.
+    world_variants: int = 0
+    world_f0: list = field(default_factory=lambda: [0.7, 1.4])
+    world_formant: list = field(default_factory=lambda: [0.87, 1.15])
+    # Cached features: each composed training clip is used this many times per epoch, each
+    # time with its own mel warp and masks (kws.train.dataset); 1 = every example is new.
+    feature_reuse: int = 1
     spec_time_masks: int = 2
     spec_freq_masks: int = 2
 
@@ -70,6 +78,9 @@ class FitConfig:
     workers: int = 1
     mine_from_epoch: int = 3  # hard-negative mining starts after this epoch (0: never)
     mine_every: int = 2
+    # A multi-word encoder (encoder_words, kws.train.encoder) to start from: every layer but
+    # the output head is copied from it, with its feature normalisation.
+    init_from: str = ""
 
 
 @dataclass
@@ -92,6 +103,9 @@ class TrainConfig:
     tts_confusable_words: int = 40
     tts_random_words: int = 1500  # everyday words/phrases in synthetic voices, as negatives
     tts_noncommercial: bool = False  # MBROLA voices and RHVoice evgeniy-eng/lyubov: opt-in
+    # Train a multi-word encoder (kws.train.encoder) on these words' recordings instead of a
+    # detector; ``out`` is then the encoder's .pt file.
+    encoder_words: list = field(default_factory=list)
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     net: NetParams = field(default_factory=NetParams)

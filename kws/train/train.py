@@ -53,6 +53,14 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
         if not corpus.positives.get(split):
             from kws.errors import KwsError
             raise KwsError(f"no {split} positives for {keyword!r}: give recordings or a word to synthesise")
+    if cfg.synth.world_variants:
+        from kws.train.voices import world_variants
+        t0 = time.monotonic()
+        extra = world_variants(corpus.positives["train"], cfg.synth.world_variants, cfg.synth.world_f0,
+                               cfg.synth.world_formant, cfg.fit.seed)
+        corpus.positives["train"] += extra
+        log(f"WORLD: {len(extra)} converted copies of the synthetic training positives "
+            f"({time.monotonic() - t0:.0f} s)")
     summary = corpus.summary()
     (work / "splits.json").write_text(json.dumps(summary, indent=1))
     net = cfg.net
@@ -66,8 +74,11 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     mean, std = feature_stats(dev[0])
     model.feat_mean.copy_(mean)
     model.feat_std.copy_(std)
+    if cfg.fit.init_from:
+        from kws.train.encoder import init_from_encoder
+        init_from_encoder(model, cfg.path(cfg.fit.init_from), log)
     log(f"training {sum(p.numel() for p in model.parameters())} parameters on "
-        f"{len(train_ds)} fresh clips per epoch")
+        f"{len(train_ds)} examples per epoch ({train_ds.composed_per_epoch} freshly composed)")
     log("building the dev benchmark streams")
     bench = dev_benchmark(cfg, corpus, keyword)
     selector = DevSelector(bench, fe, net.stride) if cfg.fit.select_on_streams else None
