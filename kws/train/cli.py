@@ -10,6 +10,7 @@ import click
 # Imported here, not inside train_command: `kws train` catches an ImportError of this module
 # as "install the train extra", which must cover every training import (torch, scipy, tts).
 from kws.train.config import load_train_config, slug
+from kws.train.encoder import train_encoder
 from kws.train.train import run
 from kws.train.tts.synth import synthesize_positives
 
@@ -33,6 +34,8 @@ def train_command(config, word=None, out=None, data_root=None, argv=None) -> dic
     def log(msg):
         click.echo(f"[train] {msg}", err=True)
 
+    if cfg.encoder_words:
+        return train_encoder(cfg, log=log)
     if not cfg.word:
         return run(cfg, command=command, log=log)
     positives, negatives, summary = synthesize_positives(cfg, log=log)

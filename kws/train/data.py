@@ -67,8 +67,11 @@ class Corpus:
 
 
 def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
-                extra_negatives: dict[str, list[Utterance]] | None = None, progress=None) -> Corpus:
-    """Read the recordings named by a DataConfig (``cfg``) from the data root."""
+                extra_negatives: dict[str, list[Utterance]] | None = None, progress=None,
+                cut_every_sentence_word: bool = False) -> Corpus:
+    """Read the recordings named by a DataConfig (``cfg``) from the data root.
+    ``cut_every_sentence_word``: keep only the speech around the word of every sentence (the
+    multi-word encoder, for which those words are positives or held out)."""
     root = data_root(cfg.root)
     progress = progress or (lambda msg: None)
     corpus = Corpus()
@@ -114,21 +117,22 @@ def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
     for split in SPLITS:
         corpus.speech[split] = [a for f, a in zip(corpus.background_files[split], corpus.background[split])
                                 if Path(f).parent.name == "speech"]
-    for split, pieces in sentence_negatives(root, cfg.keyword).items():
+    for split, pieces in sentence_negatives(root, cfg.keyword, cut_every_sentence_word).items():
         corpus.speech[split] += pieces
     progress(f"running speech for foreground negatives: "
              f"{sum(len(b) for v in corpus.speech.values() for b in v) / 16000 / 60:.0f} min")
     return corpus
 
 
-def sentence_negatives(root: Path, keyword: str, margin_s: float = 0.15) -> dict[str, list[np.ndarray]]:
+def sentence_negatives(root: Path, keyword: str, cut_every_word: bool = False,
+                       margin_s: float = 0.15) -> dict[str, list[np.ndarray]]:
     """The sentences of sentences/wuw by split: whole when they hold another word, and the
-    speech before and after the word when they hold ``keyword``."""
+    speech before and after the word when they hold ``keyword`` (any word, with ``cut_every_word``)."""
     out = {s: [] for s in SPLITS}
     for r in sentence_rows(root):
         audio = np.clip(read_audio(root / "sentences" / "wuw" / r["file"], warn=lambda m: None), -1, 1)
         split = session_split(r["session"])
-        if r["keyword"] != keyword:
+        if r["keyword"] != keyword and not cut_every_word:
             out[split].append(audio)
             continue
         a, b = int((float(r["start_s"]) - margin_s) * 16000), int((float(r["end_s"]) + margin_s) * 16000)

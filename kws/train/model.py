@@ -36,6 +36,7 @@ class NetParams:
     dropout: float = 0.2
     tcn_dilations: list = ()  # e.g. [1, 2, 4]: one causal depthwise block per dilation (kept as a tuple)
     tcn_kernel: int = 3
+    outputs: int = 1  # one per word: more only in the multi-word encoder (kws.train.encoder)
 
     def __post_init__(self):
         dil = tuple(self.tcn_dilations)
@@ -88,7 +89,7 @@ class KeywordNet(nn.Module):
         self.tcn = nn.ModuleList(TemporalBlock(p.conv_channels, p.tcn_kernel, d, p.dropout) for d in p.tcn_dilations)
         self.gru = nn.GRU(p.conv_channels, p.gru_hidden, p.gru_layers, batch_first=True,
                           dropout=p.dropout if p.gru_layers > 1 else 0.0)
-        self.head = nn.Linear(p.gru_hidden, 1)
+        self.head = nn.Linear(p.gru_hidden, p.outputs)
         # Feature normalisation measured on training data, stored in the graph itself so
         # that the runtime feeds raw log-mel features.
         self.register_buffer("feat_mean", torch.zeros(p.n_mels))
@@ -114,7 +115,8 @@ class KeywordNet(nn.Module):
             y, block_state = block(y, block_state)
             new_tcn.append(block_state)
         y, new_gru_state = self.gru(y.transpose(1, 2), gru_state)
-        return self.head(y).squeeze(-1), (new_conv_state, *new_tcn, new_gru_state)
+        out = self.head(y)
+        return (out.squeeze(-1) if self.p.outputs == 1 else out), (new_conv_state, *new_tcn, new_gru_state)
 
     def forward(self, feats, *state):
         logits, new_state = self.logits(feats, *state)

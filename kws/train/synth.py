@@ -29,6 +29,9 @@ class SplitData:
     background: list[np.ndarray]
     hard_spots: list[tuple[int, int]] = field(default_factory=list)  # (background index, sample)
     speech: list[np.ndarray] = field(default_factory=list)  # running speech for foreground negatives
+    # The output channel of each word, for a network with one output per word (the
+    # multi-word encoder, kws.train.encoder); empty: one output, every positive is the keyword.
+    channels: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Clip:
     audio: np.ndarray
     positive_ends: list[int]  # sample index where each inserted keyword ends
     negative_spans: list[tuple[int, int]]
+    positive_words: list[str] = field(default_factory=list)  # the word of each end, in the same order
 
 
 def _background(rng, backgrounds: list[np.ndarray], n: int, hard_spots=(), p_hard: float = 0.0) -> np.ndarray:
@@ -87,7 +91,7 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
     order = rng.permutation(len(events))
     out = np.zeros(n_samples, dtype=np.float32)
     taken: list[tuple[int, int]] = []
-    ends, spans = [], []
+    ends, spans = [], []  # ends: (sample, word)
     for k in order:
         is_pos, utt = events[k]
         x, word_end = _foreground(rng, utt, cfg, talker_db)
@@ -101,7 +105,7 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
             continue
         taken.append((start, start + len(x)))
         out[start:start + len(x)] += x
-        (ends.append(start + word_end) if is_pos else spans.append((start, start + len(x))))
+        (ends.append((start + word_end, utt.word)) if is_pos else spans.append((start, start + len(x))))
     bg = _background(rng, data.background, n_samples, data.hard_spots, cfg.p_hard_background)
     if rng.random() < 0.25:  # sometimes two kinds of background at once (music + speech)
         bg = bg + _background(rng, data.background, n_samples) * aug.db_to_gain(rng.uniform(-10, 0))
@@ -113,26 +117,44 @@ def compose(rng: np.random.Generator, data: SplitData, cfg, n_samples: int) -> C
     if rng.random() < cfg.p_telephone:  # a telephone or cheap microphone: nothing above 4 kHz
         out = aug.telephone(rng, out)
     gain = 0.99 / max(1.0, float(np.abs(out).max()) / 0.99)
-    return Clip((out * gain).astype(np.float32), sorted(ends), spans)
+    ends.sort()
+    return Clip((out * gain).astype(np.float32), [e for e, _ in ends], spans, [w for _, w in ends])
 
 
-def step_labels(ends: list[int], n_steps: int, frames_per_step: int, fe: FrontendParams, label_steps: int) -> np.ndarray:
-    """1 for ``label_steps`` output steps starting at the first step that has seen each end."""
-    labels = np.zeros(n_steps, dtype=np.float32)
+def step_labels(ends: list[int], n_steps: int, frames_per_step: int, fe: FrontendParams, label_steps: int,
+                channels: list[int] | None = None, n_channels: int = 1) -> np.ndarray:
+    """1 for ``label_steps`` output steps starting at the first step that has seen each end:
+    shape (steps,), or (steps, n_channels) with each end's 1s in its own channel."""
+    labels = np.zeros((n_steps, n_channels) if channels is not None else n_steps, dtype=np.float32)
     clock = StepClock(fe, frames_per_step)
-    for end in ends:
+    for k, end in enumerate(ends):
         first = clock.first_step_after(end)
-        labels[first:first + label_steps] = 1.0
+        if channels is None:
+            labels[first:first + label_steps] = 1.0
+        else:
+            labels[first:first + label_steps, channels[k]] = 1.0
     return labels
+
+
+def clip_features(rng, data: SplitData, cfg, fe: FrontendParams, logmel: LogMel,
+                  frames_per_step: int) -> tuple[np.ndarray, np.ndarray]:
+    """A composed clip's log-mel features (a whole number of steps) and step labels."""
+    clip = compose(rng, data, cfg, int(cfg.clip_s * fe.sample_rate))
+    feats = logmel(clip.audio)
+    feats = feats[: feats.shape[0] - feats.shape[0] % frames_per_step]
+    channels = [data.channels[w] for w in clip.positive_words] if data.channels else None
+    labels = step_labels(clip.positive_ends, feats.shape[0] // frames_per_step, frames_per_step, fe, cfg.label_steps,
+                         channels, max(len(data.channels), 1))
+    return feats.astype(np.float32), labels
+
+
+def augment_features(rng, feats: np.ndarray, cfg) -> np.ndarray:
+    """The feature-domain augmentation of a training example: mel warp and SpecAugment masks."""
+    feats = aug.warp_mel(feats, rng.uniform(*cfg.warp))
+    return aug.spec_augment(rng, feats, cfg.spec_time_masks, cfg.spec_freq_masks).astype(np.float32)
 
 
 def clip_example(rng, data: SplitData, cfg, fe: FrontendParams, logmel: LogMel, frames_per_step: int,
                  train: bool) -> tuple[np.ndarray, np.ndarray]:
-    clip = compose(rng, data, cfg, int(cfg.clip_s * fe.sample_rate))
-    feats = logmel(clip.audio)
-    feats = feats[: feats.shape[0] - feats.shape[0] % frames_per_step]
-    if train:
-        feats = aug.warp_mel(feats, rng.uniform(*cfg.warp))
-        feats = aug.spec_augment(rng, feats, cfg.spec_time_masks, cfg.spec_freq_masks)
-    labels = step_labels(clip.positive_ends, feats.shape[0] // frames_per_step, frames_per_step, fe, cfg.label_steps)
-    return feats.astype(np.float32), labels
+    feats, labels = clip_features(rng, data, cfg, fe, logmel, frames_per_step)
+    return (augment_features(rng, feats, cfg) if train else feats), labels
