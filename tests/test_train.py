@@ -250,3 +250,29 @@ def test_a_config_that_names_a_word_reads_that_words_recordings(tmp_path):
     cfg.write_text("word: hey computer\ndata:\n  keyword: alexa\n")
     assert load_train_config(cfg).data.keyword == "alexa"
     assert load_train_config(None).data.keyword == "alexa"
+
+
+def test_feature_reuse_composes_a_share_of_the_clips_and_augments_each_use_anew(monkeypatch):
+    from kws.train import dataset as ds_mod
+    from kws.train.dataset import ClipDataset
+    composed = []
+    real = ds_mod.clip_features
+
+    def counting(rng, *a, **k):
+        composed.append(1)
+        return real(rng, *a, **k)
+
+    monkeypatch.setattr(ds_mod, "clip_features", counting)
+    cfg = SynthConfig(clip_s=1.0, p_reverb=0.0, feature_reuse=3)
+    data = SplitData([_tone_word(0.3)], [], [np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.01])
+    ds = ClipDataset(data, cfg, FrontendParams(), 3, 12, seed=1, train=True)
+    items = [ds[i] for i in range(12)]
+    assert ds.composed_per_epoch == 4 and len(composed) == 4
+    # uses 0, 4, 8 are one clip: same labels, different augmentation
+    assert torch.equal(items[0][1], items[4][1]) and torch.equal(items[0][1], items[8][1])
+    assert not torch.equal(items[0][0], items[4][0])
+    ds.epoch = 1
+    ds[0]
+    assert len(composed) == 5  # a new epoch composes new clips
+    single = ClipDataset(data, SynthConfig(clip_s=1.0, p_reverb=0.0), FrontendParams(), 3, 12, seed=1, train=True)
+    assert single.composed_per_epoch == 12

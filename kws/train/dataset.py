@@ -2,6 +2,11 @@
 
 Each example's random generator is seeded with (seed, epoch, index), so the same run
 gives the same data whatever the worker count, and a resumed run continues exactly.
+
+Composing a clip and computing its log-mel features costs about as much CPU as training on
+it, so ``synth.feature_reuse`` = R > 1 composes only 1/R of an epoch's examples and uses each
+R times, in different batches, each time with a new mel warp and SpecAugment masks (cheap,
+in the feature domain).  The features are cached per worker for one epoch.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import numpy as np
 import torch
 
 from kws.frontend import FrontendParams, LogMel
-from kws.train.synth import SplitData, clip_example
+from kws.train.synth import SplitData, augment_features, clip_example, clip_features
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -20,13 +25,31 @@ class ClipDataset(torch.utils.data.Dataset):
         self.frames_per_step, self.size, self.seed, self.train = frames_per_step, size, seed, train
         self.logmel = LogMel(fe)
         self.epoch = 0
+        self.reuse = max(1, int(getattr(synth_cfg, "feature_reuse", 1))) if train else 1
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cache_epoch = -1
 
     def __len__(self) -> int:
         return self.size
 
+    @property
+    def composed_per_epoch(self) -> int:
+        return -(-self.size // self.reuse)
+
     def __getitem__(self, i: int):
-        rng = np.random.default_rng([self.seed, self.epoch, i])
-        feats, labels = clip_example(rng, self.data, self.cfg, self.fe, self.logmel, self.frames_per_step, self.train)
+        if self.reuse == 1:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            feats, labels = clip_example(rng, self.data, self.cfg, self.fe, self.logmel, self.frames_per_step,
+                                         self.train)
+            return torch.from_numpy(feats), torch.from_numpy(labels)
+        if self._cache_epoch != self.epoch:
+            self._cache, self._cache_epoch = {}, self.epoch
+        base = i % self.composed_per_epoch  # the uses of one clip fall in different batches
+        if base not in self._cache:
+            rng = np.random.default_rng([self.seed, self.epoch, base])
+            self._cache[base] = clip_features(rng, self.data, self.cfg, self.fe, self.logmel, self.frames_per_step)
+        feats, labels = self._cache[base]
+        feats = augment_features(np.random.default_rng([self.seed, self.epoch, i, 1]), feats, self.cfg)
         return torch.from_numpy(feats), torch.from_numpy(labels)
 
 
