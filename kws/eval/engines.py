@@ -28,6 +28,7 @@ class Engine:
     name = "engine"
     frame_samples = 480
     sweep_by_rerun = False  # True: each threshold needs its own pass (Porcupine)
+    any_length = False  # True: process() takes a block of any length (the microphone's 100 ms)
     thresholds: np.ndarray = np.linspace(0.05, 0.99, 60)
 
     def reset(self) -> None: ...
@@ -59,6 +60,7 @@ class KwsEngine(Engine):
     Spotter and file mode, with its sidecar's trigger."""
 
     name = "kws (ours)"
+    any_length = True  # the front end and the model take any length: one call per block
     thresholds = THRESHOLDS
 
     def __init__(self, model="alexa", name: str | None = None, **trigger_kw):
@@ -125,6 +127,7 @@ class MicroWakeWordEngine(Engine):
 
     name = "microWakeWord"
     frame_samples = 480  # three 10 ms feature frames make one inference
+    any_length = True  # its streaming features take any number of bytes
 
     def __init__(self, word: str | None = None):
         _only_alexa(self.name, word)
