@@ -276,3 +276,27 @@ def test_feature_reuse_composes_a_share_of_the_clips_and_augments_each_use_anew(
     assert len(composed) == 5  # a new epoch composes new clips
     single = ClipDataset(data, SynthConfig(clip_s=1.0, p_reverb=0.0), FrontendParams(), 3, 12, seed=1, train=True)
     assert single.composed_per_epoch == 12
+
+
+def test_reexport_keeps_the_weights_and_refuses_a_checkpoint_of_another_model(tmp_path):
+    import json
+
+    from kws.errors import KwsError
+    from kws.train.reexport import reexport
+    net = _small_net((1, 2))
+    path = tmp_path / "m.onnx"
+    export_onnx(net, path)
+    write_sidecar(path, "test", FrontendParams(), net.p.stride, 0.5, 3, 1.5, {"net": net.p.to_dict()},
+                  net.state_names())
+    torch.save({"state": {"best_model": net.state_dict()}}, tmp_path / "same.pt")
+    assert reexport(tmp_path / "same.pt", path) <= 1e-5
+    assert json.loads(path.with_suffix(".json").read_text())["training"]["net"] == net.p.to_dict()
+    KeywordModel(path)  # the new sidecar's hash matches the new file
+    other = _small_net((1, 2))
+    with torch.no_grad():
+        other.head.bias += 3.0
+    torch.save({"state": {"best_model": other.state_dict()}}, tmp_path / "other.pt")
+    before = path.read_bytes()
+    with pytest.raises(KwsError, match="probabilities differ"):
+        reexport(tmp_path / "other.pt", path)
+    assert path.read_bytes() == before  # nothing replaced
