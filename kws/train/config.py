@@ -55,6 +55,7 @@ class SynthConfig:
     world_variants: int = 0
     world_f0: list = field(default_factory=lambda: [0.7, 1.4])
     world_formant: list = field(default_factory=lambda: [0.87, 1.15])
+    world_recordings: bool = False  # convert the real training recordings as well
     # Cached features: each composed training clip is used this many times per epoch, each
     # time with its own mel warp and masks (kws.train.dataset); 1 = every example is new.
     feature_reuse: int = 1

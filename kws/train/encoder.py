@@ -28,6 +28,7 @@ from kws.train.dataset import ClipDataset, materialise
 from kws.train.fit import fit
 from kws.train.model import KeywordNet, NetParams
 from kws.train.synth import SplitData
+from kws.train.train import feature_stats
 
 HEAD = ("head.weight", "head.bias")
 
@@ -57,9 +58,9 @@ def train_encoder(cfg, log=print) -> dict:
     dev = materialise(ClipDataset(dev_data, cfg.synth, fe, net.stride, cfg.synth.dev_clips, cfg.fit.seed + 1,
                                   train=False))
     model = KeywordNet(net)
-    flat = dev[0].reshape(-1, dev[0].shape[-1])
-    model.feat_mean.copy_(flat.mean(dim=0))
-    model.feat_std.copy_(flat.std(dim=0).clamp_min(1e-3))
+    mean, std = feature_stats(dev[0])
+    model.feat_mean.copy_(mean)
+    model.feat_std.copy_(std)
     work = cfg.path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     # No dev streams (there is no one keyword) and no mining: the epoch is chosen on clip pAUC.

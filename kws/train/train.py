@@ -57,9 +57,10 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
         from kws.train.voices import world_variants
         t0 = time.monotonic()
         extra = world_variants(corpus.positives["train"], cfg.synth.world_variants, cfg.synth.world_f0,
-                               cfg.synth.world_formant, cfg.fit.seed)
+                               cfg.synth.world_formant, cfg.fit.seed, cfg.synth.world_recordings)
         corpus.positives["train"] += extra
-        log(f"WORLD: {len(extra)} converted copies of the synthetic training positives "
+        log(f"WORLD: {len(extra)} converted copies of the {'' if cfg.synth.world_recordings else 'synthetic '}"
+            f"training positives "
             f"({time.monotonic() - t0:.0f} s)")
     summary = corpus.summary()
     (work / "splits.json").write_text(json.dumps(summary, indent=1))

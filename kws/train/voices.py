@@ -57,13 +57,14 @@ def convert(x: np.ndarray, f0_scale: float, formant_scale: float, sr: int = 1600
     return (y / peak * min(peak, 0.99)).astype(np.float32) if peak > 0 else y.astype(np.float32)
 
 
-def world_variants(utts: list[Utterance], per_clip: int, f0_range, formant_range, seed: int) -> list[Utterance]:
-    """``per_clip`` converted copies of each synthetic (``tts/``) utterance; recordings are
-    left alone (they are real speakers already)."""
+def world_variants(utts: list[Utterance], per_clip: int, f0_range, formant_range, seed: int,
+                   recordings: bool = False) -> list[Utterance]:
+    """``per_clip`` converted copies of each synthetic (``tts/``) utterance, and of each real
+    recording too with ``recordings`` (new speakers with a real speaker's accent and timing)."""
     rng = np.random.default_rng(seed)
     out = []
     for u in utts:
-        if not u.source.startswith("tts/"):
+        if not (recordings or u.source.startswith("tts/")):
             continue
         for _ in range(per_clip):
             f0 = float(np.exp(rng.uniform(*np.log(f0_range))))
