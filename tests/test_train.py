@@ -300,3 +300,24 @@ def test_reexport_keeps_the_weights_and_refuses_a_checkpoint_of_another_model(tm
     with pytest.raises(KwsError, match="probabilities differ"):
         reexport(tmp_path / "other.pt", path)
     assert path.read_bytes() == before  # nothing replaced
+
+
+def test_max_pool_loss_takes_one_term_per_keyword_window_on_a_hand_made_example():
+    from kws.errors import KwsError
+    from kws.train.fit import max_pool_loss
+    # two clips; clip 0 has one window (steps 1-2), clip 1 a window at its first step and one at its end
+    logits = torch.tensor([[0.0, 2.0, -1.0, 0.0], [1.0, 0.0, 3.0, -2.0]], requires_grad=True)
+    labels = torch.tensor([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0]])
+    sp = lambda x: float(np.log1p(np.exp(x)))  # softplus  # noqa: E731
+    negatives = sp(0.0) + sp(0.0) + sp(0.0) + sp(3.0)  # -log(1 - sigmoid(z)) = softplus(z)
+    windows = sp(-2.0) + sp(-1.0) + sp(2.0)  # -log(sigmoid(max)) per window: max 2, 1, -2
+    got = max_pool_loss(logits, labels, positive_weight=4.0, negative_weight=2.0)
+    assert got.item() == pytest.approx((2.0 * negatives + 4.0 * windows) / 8, rel=1e-5)
+    got.backward()
+    assert logits.grad[0, 2] == 0 and logits.grad[0, 1] < 0  # only the window's peak is pushed up
+    # per word along the steps for a (batch, steps, words) tensor: the same as each word alone
+    three = max_pool_loss(logits.detach().T[None], labels.T[None], 4.0, 2.0, reduction="sum")
+    assert float(three) == pytest.approx(float(got) * 8, rel=1e-5)
+    assert float(max_pool_loss(torch.zeros(1, 3), torch.zeros(1, 3), 4.0, 1.0)) == pytest.approx(sp(0.0))
+    with pytest.raises(KwsError, match="fit.loss"):
+        load_train_config(None, {"fit.loss": "focal"})

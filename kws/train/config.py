@@ -72,6 +72,9 @@ class FitConfig:
     weight_decay: float = 0.0001
     positive_weight: float = 4.0  # loss weight of label-1 steps
     negative_weight: float = 1.0  # loss weight of label-0 steps
+    # "step": BCE at every step (label-1 steps weighted positive_weight); "max_pool": one term
+    # per keyword window, on its highest logit (kws.train.fit.max_pool_loss)
+    loss: str = "step"
     select_on_streams: bool = True  # pick the epoch by miss rate around the target FA rate on dev streams
     target_fa_per_hour: float = 0.5  # false alarms per hour the epoch is chosen for
     seed: int = 1234
@@ -133,5 +136,8 @@ def load_train_config(path: str | Path | None, overrides: dict | None = None) ->
         if isinstance(data["data"], dict):
             data["data"]["keyword"] = slug(data["word"])
     cfg = load_dataclass(TrainConfig, data, where)
+    if cfg.fit.loss not in ("step", "max_pool"):
+        from kws.errors import KwsError
+        raise KwsError(f"{where}: fit.loss must be 'step' or 'max_pool', got {cfg.fit.loss!r}")
     cfg.base_dir = Path.cwd()
     return cfg

@@ -62,6 +62,32 @@ def step_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: float
     return loss / labels.numel() if reduction == "mean" else loss
 
 
+def max_pool_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: float, negative_weight: float,
+                  reduction: str = "mean") -> torch.Tensor:
+    """Max-pooling loss (Hey Snips, Amazon's max-pooling KWS loss): each run of label-1 steps
+    (one keyword's window) contributes one BCE term, on its highest logit, so the model may
+    fire anywhere in the window instead of at every step of it; label-0 steps are per step as
+    in ``step_loss``.  Divided by the number of steps, like ``step_loss``."""
+    if labels.dim() == 3:  # (batch, steps, words): windows run along the steps of each word
+        logits, labels = logits.transpose(1, 2), labels.transpose(1, 2)
+    pos = labels > 0.5
+    neg = nn.functional.softplus(logits[~pos]).sum() * negative_weight  # -log(1 - sigmoid)
+    prev = torch.cat([torch.zeros_like(pos[..., :1]), pos[..., :-1]], dim=-1)
+    # Number the windows over the flattened (row-major) tensor: a window starts at a label-1
+    # step after a label-0 step or at a row's first step, so no window spans two rows.
+    ids = (torch.cumsum((pos & ~prev).reshape(-1).long(), 0) * pos.reshape(-1).long())
+    n = int(ids.max()) if ids.numel() else 0
+    total = neg
+    if n:
+        peak = torch.full((n + 1,), -torch.inf, dtype=logits.dtype).scatter_reduce(
+            0, ids, logits.reshape(-1), reduce="amax", include_self=True)[1:]
+        total = total + nn.functional.softplus(-peak).sum() * positive_weight  # -log(sigmoid)
+    return total / labels.numel() if reduction == "mean" else total
+
+
+LOSSES = {"step": step_loss, "max_pool": max_pool_loss}
+
+
 def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, positive_weight: float,
                    negative_weight: float = 1.0, batch: int = 128):
     model.eval()
@@ -104,7 +130,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         t0, total, n = time.monotonic(), 0.0, 0
         for xb, yb in loader:
             logits, _ = model.logits(xb, *model.initial_state(len(xb)))
-            loss = step_loss(logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
+            loss = LOSSES[fit_cfg.loss](logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
