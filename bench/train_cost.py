@@ -1,5 +1,5 @@
 """Where a training epoch's CPU goes: composing clips (mixing, augmentation, log-mel) against
-the network's forward and backward pass, per clip.
+the training step (kws.train.fit.train_step: forward, loss, backward, clipping, update), per clip.
 
     python -m bench.train_cost configs/train-think_engine-text.yaml [--clips 128]
 
@@ -26,7 +26,7 @@ def main(config, clips):
     from kws.train.config import load_train_config
     from kws.train.data import load_corpus
     from kws.train.dataset import ClipDataset
-    from kws.train.fit import step_loss
+    from kws.train.fit import train_step
     from kws.train.model import KeywordNet
     from kws.train.synth import augment_features
     from kws.train.train import split_data
@@ -61,11 +61,7 @@ def main(config, clips):
             for rep in range(4):  # the first pass warms up
                 if rep == 1:
                     t = time.perf_counter()
-                logits, _ = model.logits(x, *model.initial_state(len(x)))
-                loss = step_loss(logits, y, cfg.fit.positive_weight, cfg.fit.negative_weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                train_step(model, opt, x, y, cfg.fit)  # the step fit() takes, loss and clipping included
             out["train_ms_per_clip"][f"threads={threads},batch={batch}"] = 1000 * (time.perf_counter() - t) / 3 / batch
     click.echo(json.dumps(out, indent=1))
 

@@ -136,8 +136,9 @@ def load_train_config(path: str | Path | None, overrides: dict | None = None) ->
         if isinstance(data["data"], dict):
             data["data"]["keyword"] = slug(data["word"])
     cfg = load_dataclass(TrainConfig, data, where)
-    if cfg.fit.loss not in ("step", "max_pool"):
+    from kws.train.fit import LOSSES
+    if cfg.fit.loss not in LOSSES:
         from kws.errors import KwsError
-        raise KwsError(f"{where}: fit.loss must be 'step' or 'max_pool', got {cfg.fit.loss!r}")
+        raise KwsError(f"{where}: fit.loss must be one of {', '.join(map(repr, LOSSES))}, got {cfg.fit.loss!r}")
     cfg.base_dir = Path.cwd()
     return cfg

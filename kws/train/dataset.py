@@ -25,7 +25,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.frames_per_step, self.size, self.seed, self.train = frames_per_step, size, seed, train
         self.logmel = LogMel(fe)
         self.epoch = 0
-        self.reuse = max(1, int(getattr(synth_cfg, "feature_reuse", 1))) if train else 1
+        self.reuse = max(1, int(synth_cfg.feature_reuse)) if train else 1
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cache_epoch = -1
 

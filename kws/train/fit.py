@@ -88,6 +88,17 @@ def max_pool_loss(logits: torch.Tensor, labels: torch.Tensor, positive_weight: f
 LOSSES = {"step": step_loss, "max_pool": max_pool_loss}
 
 
+def train_step(model: KeywordNet, opt, xb: torch.Tensor, yb: torch.Tensor, fit_cfg) -> float:
+    """One optimiser step on a batch with the configured loss; returns the batch loss."""
+    logits, _ = model.logits(xb, *model.initial_state(len(xb)))
+    loss = LOSSES[fit_cfg.loss](logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
+    opt.zero_grad()
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    opt.step()
+    return loss.item()
+
+
 def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, positive_weight: float,
                    negative_weight: float = 1.0, batch: int = 128):
     model.eval()
@@ -129,13 +140,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         model.train()
         t0, total, n = time.monotonic(), 0.0, 0
         for xb, yb in loader:
-            logits, _ = model.logits(xb, *model.initial_state(len(xb)))
-            loss = LOSSES[fit_cfg.loss](logits, yb, fit_cfg.positive_weight, fit_cfg.negative_weight)
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            total, n = total + loss.item() * len(xb), n + len(xb)
+            total, n = total + train_step(model, opt, xb, yb, fit_cfg) * len(xb), n + len(xb)
         sched.step()
         dev_loss, dev_auc, dev_pauc = evaluate_clips(model, *dev, fit_cfg.positive_weight, fit_cfg.negative_weight)
         row = {"epoch": epoch + 1, "train_loss": total / max(n, 1), "dev_loss": dev_loss, "dev_auc": dev_auc,

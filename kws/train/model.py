@@ -79,7 +79,6 @@ class TemporalBlock(nn.Module):
         y = self.drop(torch.relu(self.norm(self.pointwise(self.depthwise(full)))))
         return x + y, new_state
 
-
     def fused(self) -> "FusedTemporalBlock":
         """The same block for inference as one dense dilated conv (see FusedTemporalBlock)."""
         return FusedTemporalBlock(self)

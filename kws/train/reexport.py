@@ -21,6 +21,7 @@ import torch
 
 from kws.audio.files import read_audio
 from kws.errors import KwsError
+from kws.eval.engines import KwsEngine
 from kws.model.detector import KeywordModel
 from kws.model.sidecar import sha256_of
 from kws.train.export import export_onnx
@@ -28,10 +29,7 @@ from kws.train.model import KeywordNet, NetParams
 
 
 def scores(model_path: Path, audio: np.ndarray) -> np.ndarray:
-    from kws.filemode import run_audio
-    from kws.spotter import Spotter
-    _, (p,) = run_audio(Spotter([KeywordModel(model_path)]), audio, tail_pad_s=0)
-    return p
+    return KwsEngine(KeywordModel(model_path)).scores(audio)  # file mode, as kws eval scores
 
 
 def reexport(checkpoint: Path, onnx_path: Path, tolerance: float = 1e-5) -> float:

@@ -60,8 +60,7 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
                                cfg.synth.world_formant, cfg.fit.seed, cfg.synth.world_recordings)
         corpus.positives["train"] += extra
         log(f"WORLD: {len(extra)} converted copies of the {'' if cfg.synth.world_recordings else 'synthetic '}"
-            f"training positives "
-            f"({time.monotonic() - t0:.0f} s)")
+            f"training positives ({time.monotonic() - t0:.0f} s)")
     summary = corpus.summary()
     (work / "splits.json").write_text(json.dumps(summary, indent=1))
     net = cfg.net

@@ -6,7 +6,7 @@ splits a clip into its pitch contour (F0), spectral envelope (vocal tract) and
 aperiodicity, so the pitch can be scaled on its own and the envelope stretched along the
 frequency axis (a longer or shorter vocal tract), then the clip is resynthesised: a new
 speaker saying the same word with the same timing.  Done once per clip before training
-(about 0.1 s per clip), because it is far too slow to run for every composed example.
+(about 0.05 s of CPU per 1 s clip), because it is far too slow to run for every composed example.
 """
 
 from __future__ import annotations
