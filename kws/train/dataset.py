@@ -3,7 +3,7 @@
 Each example's random generator is seeded with (seed, epoch, index), so the same run
 gives the same data whatever the worker count, and a resumed run continues exactly.
 
-Composing a clip and computing its log-mel features costs about as much CPU as training on
+Composing a clip and computing its log-mel features costs about three times the CPU of training on
 it, so ``synth.feature_reuse`` = R > 1 composes only 1/R of an epoch's examples and uses each
 R times, in different batches, each time with a new mel warp and SpecAugment masks (cheap,
 in the feature domain).  The features are cached per worker for one epoch.
