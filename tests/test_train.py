@@ -252,6 +252,27 @@ def test_a_config_that_names_a_word_reads_that_words_recordings(tmp_path):
     assert load_train_config(None).data.keyword == "alexa"
 
 
+def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
+    """kws train --word onword --say onward: the word names the model and its folder, --say is what is read."""
+    from click.testing import CliRunner
+
+    import kws.train.cli as train_cli
+    from kws.cli.main import cli
+
+    seen = {}
+
+    def stop(cfg, log):
+        seen["cfg"] = cfg
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train_cli, "synthesize_positives", stop)
+    result = CliRunner().invoke(cli, ["train", "--word", "onword", "--say", "onward", "--say", "on ward"])
+    assert result.exit_code == 0, result.output
+    cfg = seen["cfg"]
+    assert (cfg.word, cfg.say, cfg.data.keyword, cfg.out) == ("onword", ["onward", "on ward"], "onword",
+                                                              "models/onword.onnx")
+
+
 def test_feature_reuse_composes_a_share_of_the_clips_and_augments_each_use_anew(monkeypatch):
     from kws.train import dataset as ds_mod
     from kws.train.dataset import ClipDataset

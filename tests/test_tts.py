@@ -9,6 +9,7 @@ pytest.importorskip("torch", reason="training tests need the train extra")
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                 reason="TTS engines not installed (kws/train/tts/install.sh; .ci/run runs it)")
 
+from kws.errors import KwsError  # noqa: E402
 from kws.train.data import content_hash  # noqa: E402
 from kws.train.tts.confusables import confusable_texts, keyword_parts, normalise  # noqa: E402
 from kws.train.tts.engines import available_voices  # noqa: E402
@@ -53,6 +54,32 @@ def test_confusables_are_not_the_keyword(keyword):
         assert "computer" in texts  # the second word alone must not fire "hey computer"
     else:
         assert "alex" in keyword_parts("alexa")
+
+
+def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
+    """`say` (kws train --say): the synthesisers read "onward" for the brand "Onword"; the clips are
+    labelled with the word, and neither spelling comes back as a negative."""
+    import kws.train.tts.synth as tts_synth
+    from kws.train.config import load_train_config
+
+    read = []
+
+    def spy(texts, n, *args, **kwargs):
+        read.append((list(texts), n))
+        return synthesize(texts, n, *args, **kwargs)
+
+    monkeypatch.setattr(tts_synth, "synthesize", spy)
+    cfg = load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": 6, "tts_negatives": 6,
+                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path)})
+    pos, neg, summary = tts_synth.synthesize_positives(cfg, log=lambda m: None)
+    assert read[0] == (["onward"], 6)  # positives are read as said
+    assert {u.word for u in pos["train"] + pos["dev"]} == {"onword"}  # and named after the word
+    negative_texts = [normalise(t) for texts, _ in read[1:] for t in texts]
+    assert negative_texts and not {"onward", "onword"} & set(negative_texts)
+    assert "onwards" in negative_texts  # confusables come from the spoken form
+    assert summary["said_as"] == ["onward"]
+    with pytest.raises(KwsError, match="say must be a list of non-empty texts"):
+        load_train_config(None, {"word": "onword", "say": [""]})
 
 
 @pytest.mark.slow

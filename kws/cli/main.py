@@ -262,17 +262,20 @@ def install_service(no_start, unit_dir, config_dir, force):
 @cli.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
 @click.option("--word", default=None, help="Train from text alone: the phrase to synthesise.")
+@click.option("--say", multiple=True, metavar="TEXT",
+              help="How the word is said, if its spelling misleads the synthesisers (repeatable): "
+                   "--word onword --say onward.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Output .onnx path.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Data folder (../shared/data).")
 @fail_cleanly
-def train(config, word, out, data_root):
+def train(config, word, say, out, data_root):
     """Train a detector: kws train configs/train-alexa.yaml, or kws train --word "hey computer"."""
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
         raise KwsError(f"training needs the train extra ({exc}): pip install -e '.[train]' "
                        f"(the README says how to get torch's CPU build)") from None
-    train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv)
+    train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say)
 
 
 def _configured_spotter(cfg, models=(), threshold=None):

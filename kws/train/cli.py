@@ -15,7 +15,7 @@ from kws.train.train import run
 from kws.train.tts.synth import synthesize_positives
 
 
-def train_command(config, word=None, out=None, data_root=None, argv=None) -> dict:
+def train_command(config, word=None, out=None, data_root=None, argv=None, say=()) -> dict:
     overrides = {}
     if word:
         # A new word from text alone: its own output, no recordings of the default keyword.
@@ -24,6 +24,8 @@ def train_command(config, word=None, out=None, data_root=None, argv=None) -> dic
                           "data.keyword": slug(word)})
         if config is None:
             overrides["data.train_on_recordings"] = False
+    if say:
+        overrides["say"] = list(say)
     if out:
         overrides["out"] = out
     if data_root:

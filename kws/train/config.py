@@ -82,8 +82,9 @@ class FitConfig:
     workers: int = 1
     mine_from_epoch: int = 3  # hard-negative mining starts after this epoch (0: never)
     mine_every: int = 2
-    # A multi-word encoder (encoder_words, kws.train.encoder) to start from: every layer but
-    # the output head is copied from it, with its feature normalisation.
+    # A network to start from (kws.train.warmstart): a multi-word encoder (encoder_words,
+    # kws.train.encoder; every layer but the output head, with its feature normalisation), or an
+    # earlier run's checkpoint.pt (its best epoch, every layer: a fine-tune).
     init_from: str = ""
 
 
@@ -102,6 +103,10 @@ class TrainConfig:
     work_dir: str = "runs/alexa"
     # Text-only training (see kws.train.tts): synthesise positives of this phrase.
     word: str = ""
+    # How the word is said, where its spelling misleads the synthesisers ("onward" for the brand
+    # "Onword"): positives are synthesised from these texts in turn, confusables from the first.
+    # Empty: the word itself.  The model is still named after ``word``.
+    say: list = field(default_factory=list)
     tts_positives: int = 1500
     tts_negatives: int = 800
     tts_confusable_words: int = 40
@@ -136,6 +141,9 @@ def load_train_config(path: str | Path | None, overrides: dict | None = None) ->
         if isinstance(data["data"], dict):
             data["data"]["keyword"] = slug(data["word"])
     cfg = load_dataclass(TrainConfig, data, where)
+    if not all(isinstance(t, str) and t.strip() for t in cfg.say):
+        from kws.errors import KwsError
+        raise KwsError(f"{where}: say must be a list of non-empty texts, got {cfg.say!r}")
     from kws.train.fit import LOSSES
     if cfg.fit.loss not in LOSSES:
         from kws.errors import KwsError

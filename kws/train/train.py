@@ -75,8 +75,8 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     model.feat_mean.copy_(mean)
     model.feat_std.copy_(std)
     if cfg.fit.init_from:
-        from kws.train.encoder import init_from_encoder
-        init_from_encoder(model, cfg.path(cfg.fit.init_from), log)
+        from kws.train.warmstart import init_from
+        init_from(model, cfg.path(cfg.fit.init_from), log)
     log(f"training {sum(p.numel() for p in model.parameters())} parameters on "
         f"{len(train_ds)} examples per epoch ({train_ds.composed_per_epoch} freshly composed)")
     log("building the dev benchmark streams")
@@ -115,6 +115,7 @@ def _tts_section(tts: dict | None) -> str:
     engines = ", ".join(f"{e} {n}" for e, n in sorted(tts["engines"].items(), key=lambda x: -x[1]))
     return "\n".join([
         "## Synthetic speech", "",
+        *([f"- said as: {', '.join(repr(t) for t in tts['said_as'])}"] if tts.get("said_as") else []),
         f"- positives: {tts['positives']} clips ({tts['distinct_positives']} distinct by content hash); engines: {engines}",
         f"- non-commercial voices (MBROLA, RHVoice evgeniy-eng/lyubov): {'used' if tts['noncommercial_voices'] else 'not used'}",
         f"- negatives: {tts['negatives']} clips: confusables ({', '.join(tts['confusable_texts'])}) and "

@@ -18,7 +18,7 @@ import numpy as np
 
 from kws.errors import KwsError
 from kws.train.data import Utterance, make_utterance
-from kws.train.tts.confusables import confusable_texts, random_words
+from kws.train.tts.confusables import confusable_texts, normalise, random_words
 from kws.train.tts.engines import available_voices
 
 
@@ -64,7 +64,7 @@ def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
 
     The result is cached in the work folder, so a resumed run does not synthesise again."""
     key = json.dumps([cfg.word.strip(), cfg.tts_positives, cfg.tts_negatives, cfg.tts_confusable_words,
-                      cfg.tts_random_words, cfg.tts_noncommercial, cfg.fit.seed])
+                      cfg.tts_random_words, cfg.tts_noncommercial, cfg.fit.seed] + ([cfg.say] if cfg.say else []))
     cache = cfg.path(cfg.work_dir) / "tts-cache.pkl"
     if cache.is_file():
         with open(cache, "rb") as f:
@@ -79,15 +79,22 @@ def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
     return result
 
 
+def spoken_forms(cfg) -> list[str]:
+    """The texts the synthesisers read for a positive: ``say`` if given, else the word."""
+    return [t.strip() for t in cfg.say] or [cfg.word.strip()]
+
+
 def _synthesize_all(cfg, log) -> tuple[dict, dict, dict]:
     word = cfg.word.strip()
-    log(f"synthesising {cfg.tts_positives} clips of {word!r}")
-    pos, pos_engines = synthesize([word], cfg.tts_positives, cfg.fit.seed, cfg.tts_noncommercial, word, log=log)
-    texts = confusable_texts(word, cfg.tts_confusable_words)
+    forms = spoken_forms(cfg)
+    log(f"synthesising {cfg.tts_positives} clips of {word!r}" + (f" said as {forms}" if cfg.say else ""))
+    pos, pos_engines = synthesize(forms, cfg.tts_positives, cfg.fit.seed, cfg.tts_noncommercial, word, log=log)
+    said = {normalise(t) for t in [word] + forms}
+    texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
     neg, _ = synthesize(texts, cfg.tts_negatives, cfg.fit.seed + 1, cfg.tts_noncommercial, "", log=log) \
         if texts and cfg.tts_negatives else ([], Counter())
-    others = random_words(cfg.tts_random_words, cfg.fit.seed + 2, word)
+    others = random_words(cfg.tts_random_words, cfg.fit.seed + 2, " ".join([word] + forms))
     if others:
         log(f"synthesising {len(others)} clips of other words and phrases")
         more, _ = synthesize(others, len(others), cfg.fit.seed + 3, cfg.tts_noncommercial, "", log=log)
@@ -101,7 +108,7 @@ def _synthesize_all(cfg, log) -> tuple[dict, dict, dict]:
         return {"train": [utts[i] for i in order[:cut]], "dev": [utts[i] for i in order[cut:]], "test": []}
 
     hashes = {hashlib.sha256(u.audio.tobytes()).hexdigest() for u in pos}
-    summary = {"positives": len(pos), "distinct_positives": len(hashes), "engines": dict(pos_engines),
+    summary = {"said_as": forms, "positives": len(pos), "distinct_positives": len(hashes), "engines": dict(pos_engines),
                "confusable_texts": texts, "negatives": len(neg), "random_word_clips": len(others),
                "noncommercial_voices": cfg.tts_noncommercial}
     return split(pos), split(neg), summary
