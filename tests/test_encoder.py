@@ -58,7 +58,7 @@ def test_a_multi_output_net_has_one_logit_per_word():
 
 
 def test_a_detector_starts_from_every_encoder_layer_but_the_head(tmp_path):
-    from kws.train.encoder import init_from_encoder
+    from kws.train.warmstart import init_from
     p = NetParams(conv_channels=8, gru_hidden=8, gru_layers=1, tcn_dilations=[1, 2])
     torch.manual_seed(0)
     enc = KeywordNet(NetParams(**{**p.to_dict(), "outputs": 4}))
@@ -68,16 +68,39 @@ def test_a_detector_starts_from_every_encoder_layer_but_the_head(tmp_path):
     torch.save({"net": enc.p.to_dict(), "words": list("abcd"), "model": enc.state_dict()}, path)
     det = KeywordNet(p)
     head_before = det.head.weight.clone()
-    init_from_encoder(det, path, log=lambda m: None)
+    init_from(det, path, log=lambda m: None)
     for k, v in enc.state_dict().items():
         if not k.startswith("head."):
             assert torch.equal(det.state_dict()[k], v), k
     assert torch.equal(det.head.weight, head_before)
     with pytest.raises(KwsError, match="gru_hidden"):
-        init_from_encoder(KeywordNet(NetParams(conv_channels=8, gru_hidden=16, gru_layers=1, tcn_dilations=[1, 2])),
-                          path, log=lambda m: None)
+        init_from(KeywordNet(NetParams(conv_channels=8, gru_hidden=16, gru_layers=1, tcn_dilations=[1, 2])),
+                  path, log=lambda m: None)
     with pytest.raises(KwsError, match="no such file"):
-        init_from_encoder(det, tmp_path / "missing.pt", log=lambda m: None)
+        init_from(det, tmp_path / "missing.pt", log=lambda m: None)
+
+
+def test_a_detector_fine_tunes_from_an_earlier_runs_best_epoch(tmp_path):
+    """fit.init_from on a training checkpoint.pt: the best epoch's weights, head and feature
+    normalisation included, not the last epoch's; a different net is one clear error."""
+    from kws.train.warmstart import init_from
+    p = NetParams(conv_channels=8, gru_hidden=8, gru_layers=1)
+    torch.manual_seed(0)
+    best, last = KeywordNet(p), KeywordNet(p)
+    with torch.no_grad():
+        best.feat_mean.uniform_(-8, 0)
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"model": last.state_dict(), "opt": {}, "sched": {},
+                "state": {"epoch": 5, "best_epoch": 2, "best_model": best.state_dict(), "history": []}}, path)
+    det = KeywordNet(p)
+    init_from(det, path, log=lambda m: None)
+    for k, v in best.state_dict().items():
+        assert torch.equal(det.state_dict()[k], v), k
+    with pytest.raises(KwsError, match="differs from this config's net"):
+        init_from(KeywordNet(NetParams(conv_channels=8, gru_hidden=16, gru_layers=1)), path, log=lambda m: None)
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(KwsError, match="neither an encoder nor a training checkpoint"):
+        init_from(det, tmp_path / "other.pt", log=lambda m: None)
 
 
 @pytest.mark.slow
@@ -85,7 +108,8 @@ def test_a_short_encoder_run_on_real_recordings_learns_and_is_reused(tmp_path, d
     """Two words' real recordings: the clip AUC over (clip, word) pairs rises well above chance
     (0.69 after 6 epochs when written; the full encoder learns slowly too, README), and a
     detector config with fit.init_from loads the result."""
-    from kws.train.encoder import init_from_encoder, train_encoder
+    from kws.train.encoder import train_encoder
+    from kws.train.warmstart import init_from
     cfg = load_train_config(None, {
         "out": str(tmp_path / "enc.pt"), "work_dir": str(tmp_path / "work"), "data.root": str(data_root),
         "encoder_words": ["alexa", "jarvis"], "data.negative_words": ["alexa", "jarvis", "not-wake-words"],
@@ -98,7 +122,7 @@ def test_a_short_encoder_run_on_real_recordings_learns_and_is_reused(tmp_path, d
     saved = torch.load(tmp_path / "enc.pt", weights_only=False)
     assert saved["words"] == ["alexa", "jarvis"] and saved["model"]["head.weight"].shape[0] == 2
     det = KeywordNet(NetParams(conv_channels=32, gru_hidden=32, gru_layers=1))
-    init_from_encoder(det, tmp_path / "enc.pt", log=lambda m: None)
+    init_from(det, tmp_path / "enc.pt", log=lambda m: None)
     assert torch.equal(det.conv.weight, saved["model"]["conv.weight"])
 
 

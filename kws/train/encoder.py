@@ -79,12 +79,8 @@ def train_encoder(cfg, log=print) -> dict:
     return {"fit": result, "seconds": minutes * 60, "out": str(out)}
 
 
-def init_from_encoder(model: KeywordNet, path, log=print) -> None:
-    """Copy every layer but the head from an encoder of the same shape."""
-    try:
-        saved = torch.load(path, weights_only=False)
-    except FileNotFoundError:
-        raise KwsError(f"fit.init_from {path}: no such file") from None
+def init_from_encoder(model: KeywordNet, saved: dict, path, log=print) -> None:
+    """Copy every layer but the head from an encoder (``saved``, loaded from ``path``) of the same shape."""
     want = dataclasses.replace(model.p, outputs=1).to_dict()
     have = NetParams(**{**saved["net"], "outputs": 1}).to_dict()
     if want != have:
