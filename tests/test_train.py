@@ -202,6 +202,38 @@ def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
     assert second["history"][0] == first["history"][0]
 
 
+def test_average_weights_on_a_hand_made_example():
+    from kws.train.fit import average_weights
+    a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(5)}
+    b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(9)}
+    got = average_weights([a, b])
+    assert torch.equal(got["w"], torch.tensor([2.0, 4.0])) and int(got["n"]) == 5
+
+
+def test_fit_average_best_ships_the_mean_of_the_best_epochs(tmp_path):
+    """fit.average_best: 2 of 4 epochs, chosen by the dev key (clip pAUC, AUC without streams)."""
+    from kws.train.config import FitConfig
+    from kws.train.dataset import ClipDataset, materialise
+    from kws.train.fit import average_weights, fit
+
+    fe = FrontendParams()
+    cfg = SynthConfig(clip_s=2.0, p_reverb=0.0)
+    data = SplitData([_tone_word()], [], [np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.01])
+    train = ClipDataset(data, cfg, fe, 3, 32, seed=1, train=True)
+    dev = materialise(ClipDataset(data, cfg, fe, 3, 16, seed=2, train=False))
+    net = KeywordNet(NetParams(conv_channels=8, gru_hidden=8, gru_layers=1))
+    result = fit(net, train, dev, FitConfig(epochs=4, batch_size=16, workers=0, mine_from_epoch=0, average_best=2),
+                 tmp_path, log=lambda m: None)
+    ranked = sorted(result["history"], key=lambda h: (h["dev_pauc"], h["dev_auc"]), reverse=True)
+    assert len(result["averaged"]["epochs"]) == 2
+    assert {ranked[0]["epoch"], ranked[1]["epoch"]} == set(result["averaged"]["epochs"]) or \
+        (ranked[1]["dev_pauc"], ranked[1]["dev_auc"]) == (ranked[2]["dev_pauc"], ranked[2]["dev_auc"])  # a tie
+    top = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["state"]["top"]
+    mean = average_weights([sd for _, _, sd in top])
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in mean.items())
+    assert not torch.equal(net.state_dict()["head.weight"], top[0][2]["head.weight"])  # not the best alone
+
+
 def test_step_loss_weights_each_class_on_a_hand_made_example():
     from kws.train.fit import step_loss
     logits = torch.tensor([[0.0, 0.0, 2.0]])

@@ -80,6 +80,9 @@ class FitConfig:
     seed: int = 1234
     threads: int = 2
     workers: int = 1
+    # > 1: the model is the mean of the weights of this many best epochs (by the dev metric)
+    # instead of the single best epoch, which 100 dev trials pick partly by chance
+    average_best: int = 1
     mine_from_epoch: int = 3  # hard-negative mining starts after this epoch (0: never)
     mine_every: int = 2
     # A network to start from (kws.train.warmstart): a multi-word encoder (encoder_words,

@@ -114,6 +114,14 @@ def evaluate_clips(model: KeywordNet, x: torch.Tensor, y: torch.Tensor, positive
     return loss, roc_auc(scores, positive), partial_auc(scores, positive)
 
 
+def average_weights(state_dicts: list[dict]) -> dict:
+    """The mean of several checkpoints of one network (openWakeWord merges its best checkpoints
+    the same way); integer buffers (BatchNorm's batch count) are the first checkpoint's."""
+    first = state_dicts[0]
+    return {k: torch.stack([sd[k] for sd in state_dicts]).mean(0) if v.is_floating_point() else v.clone()
+            for k, v in first.items()}
+
+
 def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch.Tensor], fit_cfg,
         work_dir: Path, log=print, miner=None, selector=None) -> dict:
     torch.manual_seed(fit_cfg.seed)
@@ -155,6 +163,11 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         if state["best"] is None or key > tuple(state["best"]):
             state["best"], state["best_epoch"] = list(key), epoch
             state["best_model"] = copy.deepcopy(model.state_dict())
+        if fit_cfg.average_best > 1:  # the K best epochs so far, for average_weights at the end
+            top = state.setdefault("top", [])
+            top.append((list(key), epoch, copy.deepcopy(model.state_dict())))
+            top.sort(key=lambda t: tuple(t[0]), reverse=True)
+            del top[fit_cfg.average_best:]
         state["epoch"] = epoch + 1
         streams = (", dev miss " + ", ".join(f"{100 * v:.1f}% @ {k[9:]}" for k, v in row.items()
                                              if k.startswith("dev_miss_") and k != "dev_miss_around")
@@ -177,7 +190,13 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
     model.load_state_dict(state["best_model"])
     model.eval()
     best = state["history"][state["best_epoch"]]
-    return {"history": state["history"], "best_epoch": state["best_epoch"] + 1,
+    averaged = None
+    if len(state.get("top", [])) > 1:
+        averaged = {"epochs": sorted(e + 1 for _, e, _ in state["top"])}
+        model.load_state_dict(average_weights([sd for _, _, sd in state["top"]]))
+        # its dev numbers come from the exported model's evaluation (kws.train.train)
+        log(f"the model is the mean of the weights of epochs {averaged['epochs']} (best alone: {best['epoch']})")
+    return {"history": state["history"], "best_epoch": state["best_epoch"] + 1, "averaged": averaged,
             "dev_auc": best["dev_auc"], "dev_pauc": best["dev_pauc"], "dev_loss": best["dev_loss"],
             **{k: v for k, v in best.items() if k.startswith("dev_miss_")},
             "fit_seconds_this_run": round(time.monotonic() - started, 1)}

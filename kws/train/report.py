@@ -43,7 +43,9 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
              f"- best epoch: {fit['best_epoch']} of {len(fit['history'])}"
              + (f", chosen by the dev miss rate around 0.5 FA/h (mean of 0.5/1/2 FA/h: {_pct(best['dev_miss_around'])}; "
                 f"{_pct(best['dev_miss_0.5'])} at 0.5)" if "dev_miss_around" in best else "")
-             + f"; dev clip AUC {fit['dev_auc']:.4f}, partial AUC (FPR <= 5%) {fit['dev_pauc']:.4f}", "",
+             + f"; dev clip AUC {fit['dev_auc']:.4f}, partial AUC (FPR <= 5%) {fit['dev_pauc']:.4f}"
+             + (f"\n- shipped: the mean of the weights of epochs {', '.join(map(str, fit['averaged']['epochs']))} "
+                f"(fit.average_best), not the best epoch alone" if fit.get("averaged") else ""), "",
              "## Data and splits", "",
              "| split | positives | hard negatives | background (min) | running speech (min) |", "|---|---|---|---|---|"]
     for split, s in summary.items():

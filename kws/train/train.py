@@ -91,7 +91,8 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     provenance = {"keyword": keyword, "command": command, "data_root": str(cfg.data.root),
                   "text_only": bool(cfg.word) and not (cfg.data.train_on_recordings and corpus.eval_positives.get("train")),
                   "tts": tts_summary or {},
-                  "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"]}
+                  "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"],
+                  **({"averaged_epochs": fit_result["averaged"]["epochs"]} if fit_result.get("averaged") else {})}
     write_sidecar(out, keyword, fe, net.stride, 0.5, 3, 1.5, provenance, model.state_names())
     log("evaluating on the dev stream through the runtime")
     metrics = evaluate(out, bench, cfg.eval.target_fa_per_hour, log=log)
