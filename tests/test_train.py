@@ -179,16 +179,21 @@ def test_short_training_run_learns(tmp_path, data_root):
     assert (tmp_path / "small-report-det.png").stat().st_size > 1000
 
 
-def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
-    from kws.train.config import FitConfig
+def _tiny_fit_data():
+    """A tone 'word' over noise: 32 training clips and 16 dev clips for short fit() runs."""
     from kws.train.dataset import ClipDataset, materialise
-    from kws.train.fit import fit
-
     fe = FrontendParams()
     cfg = SynthConfig(clip_s=2.0, p_reverb=0.0)
     data = SplitData([_tone_word()], [], [np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.01])
-    train = ClipDataset(data, cfg, fe, 3, 32, seed=1, train=True)
-    dev = materialise(ClipDataset(data, cfg, fe, 3, 16, seed=2, train=False))
+    return (ClipDataset(data, cfg, fe, 3, 32, seed=1, train=True),
+            materialise(ClipDataset(data, cfg, fe, 3, 16, seed=2, train=False)))
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    from kws.train.config import FitConfig
+    from kws.train.fit import fit
+
+    train, dev = _tiny_fit_data()
     logs = []
     net = KeywordNet(NetParams(conv_channels=8, gru_hidden=8, gru_layers=1))
     first = fit(net, train, dev, FitConfig(epochs=1, batch_size=16, workers=0, mine_from_epoch=0), tmp_path,
@@ -213,14 +218,9 @@ def test_average_weights_on_a_hand_made_example():
 def test_fit_average_best_ships_the_mean_of_the_best_epochs(tmp_path):
     """fit.average_best: 2 of 4 epochs, chosen by the dev key (clip pAUC, AUC without streams)."""
     from kws.train.config import FitConfig
-    from kws.train.dataset import ClipDataset, materialise
     from kws.train.fit import average_weights, fit
 
-    fe = FrontendParams()
-    cfg = SynthConfig(clip_s=2.0, p_reverb=0.0)
-    data = SplitData([_tone_word()], [], [np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.01])
-    train = ClipDataset(data, cfg, fe, 3, 32, seed=1, train=True)
-    dev = materialise(ClipDataset(data, cfg, fe, 3, 16, seed=2, train=False))
+    train, dev = _tiny_fit_data()
     net = KeywordNet(NetParams(conv_channels=8, gru_hidden=8, gru_layers=1))
     result = fit(net, train, dev, FitConfig(epochs=4, batch_size=16, workers=0, mine_from_epoch=0, average_best=2),
                  tmp_path, log=lambda m: None)
