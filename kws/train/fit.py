@@ -122,6 +122,12 @@ def average_weights(state_dicts: list[dict]) -> dict:
             for k, v in first.items()}
 
 
+def final_weights(state: dict) -> dict:
+    """The weights a finished run ships: the mean of its best epochs (fit.average_best) or its best epoch."""
+    top = state.get("top", [])
+    return average_weights([sd for _, _, sd in top]) if len(top) > 1 else state["best_model"]
+
+
 def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch.Tensor], fit_cfg,
         work_dir: Path, log=print, miner=None, selector=None) -> dict:
     torch.manual_seed(fit_cfg.seed)
@@ -193,7 +199,7 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
     averaged = None
     if len(state.get("top", [])) > 1:
         averaged = {"epochs": sorted(e + 1 for _, e, _ in state["top"])}
-        model.load_state_dict(average_weights([sd for _, _, sd in state["top"]]))
+        model.load_state_dict(final_weights(state))
         # its dev numbers come from the exported model's evaluation (kws.train.train)
         log(f"the model is the mean of the weights of epochs {averaged['epochs']} (best alone: {best['epoch']})")
     return {"history": state["history"], "best_epoch": state["best_epoch"] + 1, "averaged": averaged,

@@ -2,7 +2,8 @@
 
     python -m kws.train.reexport runs/r8/checkpoint.pt models/alexa.onnx
 
-Takes the best epoch's weights from a training checkpoint and the network shape from the
+Takes the shipped weights from a training checkpoint (the best epoch, or the mean of the best
+epochs with fit.average_best) and the network shape from the
 model's sidecar, writes the ONNX file, keeps every sidecar field but the file hash, and
 checks that the new graph gives the old one's probabilities on a real recording (the
 shipped sample) before replacing anything.
@@ -25,6 +26,7 @@ from kws.eval.engines import KwsEngine
 from kws.model.detector import KeywordModel
 from kws.model.sidecar import sha256_of
 from kws.train.export import export_onnx
+from kws.train.fit import final_weights
 from kws.train.model import KeywordNet, NetParams
 
 
@@ -36,7 +38,7 @@ def reexport(checkpoint: Path, onnx_path: Path, tolerance: float = 1e-5) -> floa
     sidecar = json.loads(onnx_path.with_suffix(".json").read_text())
     net = KeywordNet(NetParams(**sidecar["training"]["net"]))
     ck = torch.load(checkpoint, weights_only=False)
-    net.load_state_dict(ck["state"]["best_model"])
+    net.load_state_dict(final_weights(ck["state"]))
     audio = read_audio(files("kws") / "samples" / "alexa.flac")
     with tempfile.TemporaryDirectory() as tmp:
         new = Path(tmp) / onnx_path.name
