@@ -355,6 +355,38 @@ def test_reexport_keeps_the_weights_and_refuses_a_checkpoint_of_another_model(tm
     assert path.read_bytes() == before  # nothing replaced
 
 
+def test_best_epoch_export_takes_the_best_epoch_and_a_dev_threshold(tmp_path, data_root):
+    """reexport --best-epoch: the run's best epoch (not its averaged model), a sidecar threshold
+    and dev numbers from the config's dev benchmark, a file the runtime accepts."""
+    import json
+
+    from kws.train.fit import average_weights
+    from kws.train.reexport import export_best_epoch, scores
+    best, other = _small_net((1, 2)), _small_net((1, 2))
+    like = tmp_path / "avg.onnx"
+    averaged = _small_net((1, 2))
+    averaged.load_state_dict(average_weights([best.state_dict(), other.state_dict()]))
+    export_onnx(averaged, like)
+    write_sidecar(like, "alexa", FrontendParams(), best.p.stride, 0.5, 3, 1.5,
+                  {"net": best.p.to_dict(), "averaged_epochs": [2, 3]}, best.state_names())
+    torch.save({"state": {"best_model": best.state_dict(), "best_epoch": 2,
+                          "top": [([0], 2, best.state_dict()), ([0], 1, other.state_dict())]}}, tmp_path / "ck.pt")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  root: {data_root}\n  keyword: alexa\neval:\n  snr_db: [10.0]\n  max_background_files: 1\n")
+    out = tmp_path / "best.onnx"
+    metrics = export_best_epoch(tmp_path / "ck.pt", like, cfg, out, log=lambda m: None)
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["threshold"] == round(metrics["threshold"], 4)
+    assert side["training"]["best_epoch"] == 3 and "averaged_epochs" not in side["training"]
+    assert side["training"]["dev"]["all"] == metrics["row"]["all"]
+    reference = tmp_path / "ref.onnx"
+    export_onnx(best, reference)
+    write_sidecar(reference, "alexa", FrontendParams(), best.p.stride, 0.5, 3, 1.5, {"net": best.p.to_dict()},
+                  best.state_names())
+    audio = np.random.default_rng(0).standard_normal(16000 * 3).astype(np.float32) * 0.1
+    assert np.allclose(scores(out, audio), scores(reference, audio), atol=1e-5)
+
+
 def test_max_pool_loss_takes_one_term_per_keyword_window_on_a_hand_made_example():
     from kws.errors import KwsError
     from kws.train.fit import max_pool_loss

@@ -2,6 +2,13 @@
 
     python -m kws.train.reexport runs/r8/checkpoint.pt models/alexa.onnx
 
+or, with ``--best-epoch CONFIG OUT.onnx``, export the single best epoch of a run that shipped
+the mean of its best epochs (fit.average_best), scored on CONFIG's dev benchmark for its
+sidecar threshold, as training would have written it:
+
+    python -m kws.train.reexport runs/r12/checkpoint.pt models/experiments/alexa-r12-average5.onnx \
+        --best-epoch runs/r12/config.yaml models/experiments/alexa-r12-epoch9.onnx
+
 Takes the shipped weights from a training checkpoint (the best epoch, or the mean of the best
 epochs with fit.average_best) and the network shape from the
 model's sidecar, writes the ONNX file, keeps every sidecar field but the file hash, and
@@ -52,7 +59,43 @@ def reexport(checkpoint: Path, onnx_path: Path, tolerance: float = 1e-5) -> floa
     return diff
 
 
+def export_best_epoch(checkpoint: Path, like: Path, config: Path, out: Path, log=print) -> dict:
+    """The best single epoch of ``checkpoint`` (a run whose model ``like`` is an average) as ``out``,
+    with the sidecar threshold and dev numbers from the config's dev benchmark."""
+    from kws.eval.benchmark import benchmark_for
+    from kws.train.config import load_train_config
+    from kws.train.evaluate import evaluate
+
+    cfg = load_train_config(config)
+    sidecar = json.loads(like.with_suffix(".json").read_text())
+    net = KeywordNet(NetParams(**sidecar["training"]["net"]))
+    state = torch.load(checkpoint, weights_only=False)["state"]
+    net.load_state_dict(state["best_model"])
+    net.eval()
+    export_onnx(net, out)
+    training = {k: v for k, v in sidecar["training"].items() if k not in ("averaged_epochs", "dev")}
+    training.update(best_epoch=state["best_epoch"] + 1,
+                    exported=f"best single epoch of {checkpoint} (python -m kws.train.reexport --best-epoch)")
+    out.with_suffix(".json").write_text(json.dumps({**sidecar, "onnx_sha256": sha256_of(out), "training": training},
+                                                   indent=2) + "\n")
+    bench = benchmark_for(cfg.data.root, cfg.data.keyword, "dev", tuple(cfg.eval.snr_db),
+                          negatives=cfg.eval.other_words, max_background_files=cfg.eval.max_background_files)
+    metrics = evaluate(out, bench, cfg.eval.target_fa_per_hour, log=log)
+    training["dev"] = {g: v for g, v in metrics["row"].items() if g in ("all", "alone", "sentences")}
+    training["dev_hours"] = metrics["row"]["hours"]
+    out.with_suffix(".json").write_text(json.dumps({**sidecar, "onnx_sha256": sha256_of(out), "training": training,
+                                                    "threshold": round(metrics["threshold"], 4)}, indent=2) + "\n")
+    KeywordModel(out)  # the runtime accepts the result
+    return metrics
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m kws.train.reexport CHECKPOINT.pt MODEL.onnx")
-    print(f"re-exported {sys.argv[2]}; largest probability change {reexport(Path(sys.argv[1]), Path(sys.argv[2])):.2g}")
+    args = sys.argv[1:]
+    if len(args) == 5 and args[2] == "--best-epoch":
+        m = export_best_epoch(Path(args[0]), Path(args[1]), Path(args[3]), Path(args[4]))
+        print(f"wrote {args[4]}: dev miss {100 * m['row']['all']['miss_at_0.5']:.1f}% at 0.5 FA/h, "
+              f"threshold {m['threshold']:.4f}")
+    elif len(args) == 2:
+        print(f"re-exported {args[1]}; largest probability change {reexport(Path(args[0]), Path(args[1])):.2g}")
+    else:
+        sys.exit("usage: python -m kws.train.reexport CHECKPOINT.pt MODEL.onnx [--best-epoch CONFIG OUT.onnx]")
