@@ -102,7 +102,7 @@ def test_short_text_only_training_run_learns(tmp_path, data_root):
     # held-aside synthetic clips (the dev split of the synthesised positives).  The run learns: its
     # clip AUC rises well above chance.  The epoch it keeps is chosen by the dev streams' miss rate,
     # not by AUC, and Piper's sampling noise is not seeded, so that epoch's AUC only has to be
-    # clearly above chance (0.70-0.78 in runs so far).
+    # clearly above chance (0.70 in one clean-clone CI run, at least 0.75 in the others).
     aucs = [h["dev_auc"] for h in result["fit"]["history"]]
     assert max(aucs) >= 0.75 and max(aucs) >= aucs[0] + 0.15, aucs
     assert result["fit"]["dev_auc"] >= 0.62, aucs
