@@ -17,12 +17,16 @@ from kws.eval.scoring import THRESHOLDS
 
 def dev_benchmark(cfg, corpus, keyword: str) -> Benchmark:
     recordings = bool(corpus.eval_positives.get("dev"))
-    clips = None if recordings else [u.audio for u in corpus.positives["dev"]]
-    bench = benchmark_for(cfg.data.root, cfg.data.keyword or keyword, "dev", tuple(cfg.eval.snr_db),
-                          clips=clips, negatives=cfg.eval.other_words,
-                          max_background_files=cfg.eval.max_background_files)
+    bench = dev_streams(cfg, keyword, None if recordings else [u.audio for u in corpus.positives["dev"]])
     bench.info["clip_source"] = "recordings" if recordings else "synthetic"
     return bench
+
+
+def dev_streams(cfg, keyword: str, clips=None) -> Benchmark:
+    """The config's dev benchmark: its word's dev recordings, or ``clips`` in their place."""
+    return benchmark_for(cfg.data.root, cfg.data.keyword or keyword, "dev", tuple(cfg.eval.snr_db),
+                         clips=clips, negatives=cfg.eval.other_words,
+                         max_background_files=cfg.eval.max_background_files)
 
 
 def evaluate(onnx_path: Path, bench: Benchmark, target_fa_per_hour: float, log=print) -> dict:

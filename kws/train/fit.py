@@ -193,14 +193,12 @@ def fit(model: KeywordNet, train_ds: ClipDataset, dev: tuple[torch.Tensor, torch
         tmp.replace(ckpt_path)  # atomic: an interrupted save never corrupts the checkpoint
     if state["epoch"] - state["best_epoch"] > fit_cfg.patience:
         log(f"early stop: no dev improvement for {fit_cfg.patience} epochs")
-    model.load_state_dict(state["best_model"])
+    model.load_state_dict(final_weights(state))
     model.eval()
     best = state["history"][state["best_epoch"]]
     averaged = None
-    if len(state.get("top", [])) > 1:
+    if len(state.get("top", [])) > 1:  # its dev numbers come from the exported model's evaluation (kws.train.train)
         averaged = {"epochs": sorted(e + 1 for _, e, _ in state["top"])}
-        model.load_state_dict(final_weights(state))
-        # its dev numbers come from the exported model's evaluation (kws.train.train)
         log(f"the model is the mean of the weights of epochs {averaged['epochs']} (best alone: {best['epoch']})")
     return {"history": state["history"], "best_epoch": state["best_epoch"] + 1, "averaged": averaged,
             "dev_auc": best["dev_auc"], "dev_pauc": best["dev_pauc"], "dev_loss": best["dev_loss"],
