@@ -70,11 +70,22 @@ def test_sweep_over_groups_counts_misses_per_group_and_false_alarms_everywhere()
     assert low.groups == {"alone": (1, 1), "sentences": (1, 0)} and low.false_alarms == 2
     assert high.groups == {"alone": (1, 1), "sentences": (0, 1)} and high.false_alarms == 2
     assert low.fa_by_stream == {"alone": 1, "sentences": 0, "bg": 1}
+    assert low.missed_by_stream == {"alone": [1], "sentences": []}  # which label, not only how many
+    assert high.missed_by_stream == {"alone": [1], "sentences": [0]}
     hours = 1.0 + 2 * 1000 * step / 3600
     assert low.outcome().fa_per_hour == pytest.approx(2 / hours)
     assert low.outcome().miss_rate == pytest.approx(1 / 3) and low.outcome("sentences").miss_rate == 0
     assert miss_at_fa(curve(pts, "sentences"), 2.0) == (0.0, 0.5)
     assert miss_at_fa(curve(pts), 1.0) == (1.0, None)  # 2 false alarms in ~1 h: no threshold qualifies
+
+
+def test_miss_breakdown_tells_recordings_missed_at_every_snr_from_ones_lost_in_noise():
+    row = {"missed_by_stream_at_threshold": {"alone@20dB": [4], "alone@10dB": [4, 7], "alone@0dB": [1, 4, 7],
+                                             "sentences": [2]}}
+    line = bm.miss_breakdown(row, {"clips": 10, "sentences": 5})
+    assert line == ("missed at the 0.5 FA/h threshold: alone@20dB 1 of 10, alone@10dB 2 of 10, "
+                    "alone@0dB 3 of 10, sentences 1 of 5; of 10 recordings alone, 1 missed at every SNR, 2 at some")
+    assert bm.miss_breakdown({"missed_by_stream_at_threshold": None}, {}) is None  # no threshold reached the target
 
 
 class _OracleEngine:

@@ -44,7 +44,7 @@ def eval_command(word, split, models, engines, snrs, data_root, triggers, out, p
 
     Example: kws eval --word alexa --split test --engines kws,microwakeword -m models/alexa.onnx
     """
-    from kws.eval.benchmark import DEFAULT_SNRS, plot_results, run, table
+    from kws.eval.benchmark import DEFAULT_SNRS, miss_breakdown, plot_results, run, table
 
     results = run(data_root, word, split, [e.strip() for e in engines.split(",") if e.strip()], models,
                   tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True),
@@ -56,6 +56,10 @@ def eval_command(word, split, models, engines, snrs, data_root, triggers, out, p
     click.echo(f"{word} ({split}): {info['hours']:.2f} h of audio, one false alarm = {1 / info['hours']:.2f}/h")
     for line in table(results):
         click.echo(line)
+    for name, row in results["engines"].items():
+        line = miss_breakdown(row, info)
+        if line:
+            click.echo(f"{name}: {line}")
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(results, indent=1))

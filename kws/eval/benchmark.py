@@ -187,6 +187,7 @@ def summarize(points: list[Point], bench: Benchmark, fa_targets=FA_TARGETS, chos
     th = row["all"][f"threshold_at_{chosen_fa:g}"]
     at = next((p for p in points if p.threshold == th), None)
     row["false_alarms_by_stream_at_threshold"] = dict(at.fa_by_stream) if at else None
+    row["missed_by_stream_at_threshold"] = dict(at.missed_by_stream) if at else None
     row["curve"] = [(p.threshold, p.outcome().miss_rate, p.outcome().fa_per_hour,
                      {g: p.outcome(g).miss_rate for g in groups}) for p in points]
     return row
@@ -252,6 +253,23 @@ def table(results: dict) -> list[str]:
         cells = [f"{100 * row[g][f'miss_at_{fa:g}']:.1f}%" for g in ["all", *groups] for fa in FA_TARGETS]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return rows
+
+
+def miss_breakdown(row: dict, info: dict) -> str | None:
+    """One line: the misses per keyword stream at the 0.5 FA/h threshold, and how many
+    recordings were missed at every SNR (the speaker or the recording, not the noise)."""
+    missed = row.get("missed_by_stream_at_threshold")
+    if not missed:
+        return None
+    alone = [set(v) for k, v in missed.items() if k.startswith("alone@")]
+    parts = [f"{k} {len(v)} of {info['clips'] if k.startswith('alone@') else info['sentences']}"
+             for k, v in missed.items()]
+    line = "missed at the 0.5 FA/h threshold: " + ", ".join(parts)
+    if len(alone) > 1:
+        every, some = set.intersection(*alone), set.union(*alone)
+        line += (f"; of {info['clips']} recordings alone, {len(every)} missed at every SNR, "
+                 f"{len(some - every)} at some")
+    return line
 
 
 def keyword_and_background(root: str | Path, word: str = "alexa", split: str = "test", snr_db: float = 10.0,

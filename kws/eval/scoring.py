@@ -59,6 +59,12 @@ class Outcome:
 def match(detection_times: np.ndarray, labels: list[tuple[float, float]]) -> tuple[int, int, int]:
     """(hits, misses, false alarms): a label is hit by any detection inside its window;
     a detection inside no window is a false alarm; several detections in one window count once."""
+    hit, fa = hit_mask(detection_times, labels)
+    return int(hit.sum()), int((~hit).sum()), fa
+
+
+def hit_mask(detection_times: np.ndarray, labels: list[tuple[float, float]]) -> tuple[np.ndarray, int]:
+    """Which labels were hit (bool per label), and the number of false alarms (``match``'s rules)."""
     hit = np.zeros(len(labels), dtype=bool)
     fa = 0
     for t in detection_times:
@@ -67,7 +73,7 @@ def match(detection_times: np.ndarray, labels: list[tuple[float, float]]) -> tup
             hit[inside] = True
         else:
             fa += 1
-    return int(hit.sum()), int((~hit).sum()), fa
+    return hit, fa
 
 
 @dataclass
@@ -89,6 +95,9 @@ class Point:
     false_alarms: int
     hours: float
     fa_by_stream: dict[str, int] = field(default_factory=dict)
+    # keyword stream -> indices of its missed labels: in a word-alone stream label i is clip i
+    # at every SNR, so a recording missed at every SNR is told from one lost in noise
+    missed_by_stream: dict[str, list[int]] = field(default_factory=dict)
 
     def outcome(self, group: str | None = None) -> Outcome:
         """Misses of one group (None: all keyword streams pooled) and every false alarm."""
@@ -98,16 +107,17 @@ class Point:
 
 def score_point(streams: list[ScoredStream], params: TriggerParams, threshold: float) -> Point:
     groups: dict[str, list[int]] = {}
-    fa_by_stream = {}
+    fa_by_stream, missed_by_stream = {}, {}
     for s in streams:
-        hits, misses, fa = match(s.times[trigger_fires(s.probs, params)], s.labels)
+        hit, fa = hit_mask(s.times[trigger_fires(s.probs, params)], s.labels)
         if s.labels:
             g = groups.setdefault(s.group, [0, 0])
-            g[0] += hits
-            g[1] += misses
+            g[0] += int(hit.sum())
+            g[1] += int((~hit).sum())
+            missed_by_stream[s.name] = np.flatnonzero(~hit).tolist()
         fa_by_stream[s.name] = fa
     return Point(threshold, {g: (h, m) for g, (h, m) in groups.items()}, sum(fa_by_stream.values()),
-                 sum(s.hours for s in streams), fa_by_stream)
+                 sum(s.hours for s in streams), fa_by_stream, missed_by_stream)
 
 
 def sweep_streams(streams: list[ScoredStream], thresholds, make_params) -> list[Point]:
