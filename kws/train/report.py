@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from kws.eval.benchmark import miss_breakdown  # noqa: E402
 from kws.eval.plot import plot_det  # noqa: E402
 
 
@@ -73,6 +74,9 @@ def write_report(path: Path, *, keyword: str, command: str, summary: dict, fit: 
               "| stream | hours | false alarms |", "|---|---|---|"]
     for name, n in (row["false_alarms_by_stream_at_threshold"] or {}).items():
         lines.append(f"| {name} | {info['streams'][name]:.2f} | {n} |")
+    missed = miss_breakdown(row, info)
+    if missed:
+        lines += ["", missed[0].upper() + missed[1:] + "."]
     lines += ["", f"![DET curve]({stem}-det.png)", "", f"![training curves]({stem}-training.png)", "",
               "## Epochs", "", "| epoch | train loss | dev loss | dev AUC | dev pAUC | dev miss @ 0.5 FA/h | s |",
               "|---|---|---|---|---|---|---|"]
