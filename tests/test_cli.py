@@ -48,7 +48,8 @@ def test_detect_finds_the_keyword_where_it_was_said(keyword_wav):
     hit = [any(a <= d["time_s"] <= b + 1.0 for d in dets) for a, b in spans]
     outside = [d for d in dets if not any(a <= d["time_s"] <= b + 1.0 for a, b in spans)]
     # The shipped model's dev-stream miss rate at its sidecar threshold is tens of percent
-    # (README); on these 12 held-out test clips it finds 8.  Two thirds is the floor here.
+    # (README); on these 12 held-out test clips it finds 10 (`kws detect` on this wav, r8-seed2).
+    # Two thirds is the floor here.
     assert sum(hit) >= 2 * len(spans) // 3, (hit, dets)
     assert outside == []
     assert {d["keyword"] for d in dets} == {"alexa"} and all(d["file"] == str(path) for d in dets)
