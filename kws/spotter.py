@@ -1,8 +1,10 @@
 """The streaming pipeline shared by file mode, the daemon and the benchmarks.
 
-audio chunks -> one StreamingLogMel -> each model's ModelStream -> its Trigger -> Detection
+audio chunks -> one StreamingLogMel -> each model's stream (kws.model.stages) -> its Trigger -> Detection
 
-Several keywords share the one front end.  ``Spotter.process`` takes chunks of any size;
+Several keywords share the one front end, and the one speech embedding when their second
+stages need it (a stream of embedding windows for stage ``head``, the recent audio for
+stage ``cascade``).  ``Spotter.process`` takes chunks of any size;
 the results do not depend on how the audio was chunked.
 """
 
@@ -13,9 +15,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kws.embedding.speech import StreamingEmbedding
 from kws.errors import AudioFormatError, KwsError
 from kws.frontend import FrontendParams, StreamingLogMel
 from kws.model import KeywordModel
+from kws.model.stages import AudioHistory
 from kws.trigger import Trigger, TriggerParams
 
 
@@ -39,8 +43,8 @@ def trigger_params_for(model: KeywordModel, threshold: float | None = None,
     meta = model.meta
     refractory = meta.refractory_s if refractory_s is None else refractory_s
     return TriggerParams(
-        threshold=meta.threshold if threshold is None else threshold,
-        consecutive=meta.consecutive if consecutive is None else consecutive,
+        threshold=model.threshold if threshold is None else threshold,
+        consecutive=model.consecutive if consecutive is None else consecutive,
         refractory_steps=model.clock.steps_in(refractory),
         mode=mode, window=window)
 
@@ -65,11 +69,14 @@ class Spotter:
         self.frontend = StreamingLogMel(self.frontend_params)
         self.models = list(models)
         triggers = triggers or [trigger_params_for(m) for m in self.models]
-        self.streams = [m.stream() for m in self.models]
+        self.streams = [m.scores_stream() for m in self.models]
         self.triggers = [Trigger(t) for t in triggers]
+        self.embeddings = StreamingEmbedding() if any(m.needs_embeddings for m in self.models) else None
+        self.history = AudioHistory() if any(m.needs_history for m in self.models) else None
         self.last_probability = {m.keyword: 0.0 for m in self.models}
         self.samples_seen = 0  # the stream's clock
         self._start_sample = 0  # where this Spotter's own audio began on that clock
+        self._steps = [0] * len(self.models)  # score steps each model has given since reset
 
     @classmethod
     def from_models(cls, refs: Iterable[str], threshold: float | None = None, **trigger_kw) -> "Spotter":
@@ -82,11 +89,15 @@ class Spotter:
 
     def reset(self) -> None:
         self.frontend.reset()
+        for shared in (self.embeddings, self.history):
+            if shared is not None:
+                shared.reset()
         for s in self.streams:
             s.reset()
         for t in self.triggers:
             t.reset()
         self.samples_seen = self._start_sample = 0
+        self._steps = [0] * len(self.models)
 
     def continue_clock(self, samples_seen: int) -> None:
         """Take over a stream already ``samples_seen`` samples long (a reload swaps Spotters
@@ -98,10 +109,12 @@ class Spotter:
         samples = as_float_samples(samples)
         self.samples_seen += len(samples)
         frames = self.frontend.push(samples)
+        windows = self.embeddings.push(samples) if self.embeddings is not None else None
+        if self.history is not None:
+            self.history.push(samples)
         detections, all_probs = [], []
-        for model, stream, trigger in zip(self.models, self.streams, self.triggers):
-            first_step = stream.steps_emitted
-            probs = stream.push(frames)
+        for model, stream, trigger, first_step in zip(self.models, self.streams, self.triggers, self._steps):
+            probs = stream.push(frames, windows, self.history)
             all_probs.append(probs)
             if probs.size:
                 self.last_probability[model.keyword] = float(probs[-1])
@@ -110,6 +123,7 @@ class Spotter:
                 if score is not None:
                     at = self._start_sample + model.step_end_sample(first_step + i)
                     detections.append(Detection(model.keyword, at / self.sample_rate, score, at))
+        self._steps = [n + len(p) for n, p in zip(self._steps, all_probs)]
         return detections, all_probs
 
     def process(self, samples: np.ndarray) -> list[Detection]:

@@ -63,16 +63,16 @@ class KwsEngine(Engine):
     any_length = True  # the front end and the model take any length: one call per block
     thresholds = THRESHOLDS
 
-    def __init__(self, model="alexa", name: str | None = None, **trigger_kw):
+    def __init__(self, model="alexa", name: str | None = None, stage: str | None = None, **trigger_kw):
         from kws.model import KeywordModel
         from kws.spotter import Spotter
 
         self.trigger_kw = trigger_kw  # consecutive / mode / window instead of the sidecar's
-        self.model = model if isinstance(model, KeywordModel) else KeywordModel(model)
+        self.model = model if isinstance(model, KeywordModel) else KeywordModel(model, stage=stage)
         if name:
             self.name = name
         self.spotter = Spotter([self.model])
-        self.frame_samples = self.model.frames_per_step * self.model.frontend.hop_samples
+        self.frame_samples = self.model.clock.step_samples  # the stage's own step (80 ms for the head)
 
     def reset(self):
         self.spotter.reset()

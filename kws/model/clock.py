@@ -19,6 +19,9 @@ from kws.frontend import FrontendParams
 class StepClock:
     frontend: FrontendParams
     frames_per_step: int
+    # Samples that step 0 has heard: the detector's first frame (the front end's window), or
+    # for the speech-embedding head the 12,512 samples of its first embedding.
+    first_end_samples: int | None = None
 
     @property
     def step_samples(self) -> int:
@@ -35,7 +38,11 @@ class StepClock:
 
     def step_end_sample(self, step):
         """Samples that output step ``step`` (0-based; an int or an array) has seen."""
-        return step * self.step_samples + self.frontend.window_samples
+        return step * self.step_samples + self.first_end
+
+    @property
+    def first_end(self) -> int:
+        return self.frontend.window_samples if self.first_end_samples is None else self.first_end_samples
 
     def step_end_time(self, step):
         """Audio time (s) of the last sample that output step ``step`` has seen."""
@@ -43,4 +50,4 @@ class StepClock:
 
     def first_step_after(self, sample: int) -> int:
         """The first output step that has seen audio sample ``sample``."""
-        return max(0, int(np.ceil((sample - self.frontend.window_samples) / self.step_samples)))
+        return max(0, int(np.ceil((sample - self.first_end) / self.step_samples)))

@@ -28,7 +28,8 @@ BUILTIN = "builtin:"
 
 
 def shipped_names() -> list[str]:
-    return sorted(p.stem for p in shipped_models_dir().glob("*.onnx"))
+    """Models are the .onnx files with a sidecar (a head, ``alexa.head.onnx``, has none)."""
+    return sorted(p.stem for p in shipped_models_dir().glob("*.onnx") if sidecar_path(p).is_file())
 
 
 def is_shipped_name(ref: str | Path) -> bool:
@@ -63,12 +64,37 @@ def resolve_model_path(ref: str | Path) -> Path:
 
 
 class KeywordModel:
-    def __init__(self, ref: str | Path, frontend: FrontendParams | None = None, threads: int = 1):
+    """A keyword's detector graph and, when its sidecar has one, its speech-embedding head.
+
+    ``stage`` picks what the model's scores are (kws.model.stages): ``gru`` (the detector),
+    ``head`` or ``cascade``; None is the sidecar's choice (``gru`` without a second stage).
+    """
+
+    def __init__(self, ref: str | Path, frontend: FrontendParams | None = None, threads: int = 1,
+                 stage: str | None = None):
+        from kws.model.stages import STAGES, SecondStage
+
         self.path = resolve_model_path(ref)
         self.frontend = frontend or FrontendParams()
         self.meta = ModelMeta.load(self.path, self.frontend)
-        # The only conversion between this graph's output steps and audio samples/seconds.
-        self.clock = StepClock(self.frontend, self.meta.frames_per_step)
+        self.second_stage = SecondStage.load(self.meta.second_stage, self.path) if self.meta.second_stage else None
+        if stage is not None and stage not in STAGES:
+            raise KwsError(f"stage {stage!r}: must be one of {', '.join(STAGES)}")
+        if stage in ("head", "cascade") and self.second_stage is None:
+            raise KwsError(f"{self.path}: has no second stage (its sidecar names no head); use stage 'gru'")
+        self.stage = stage or (self.second_stage.mode if self.second_stage else "gru")
+        self.head = None
+        if self.second_stage and self.stage != "gru":
+            from kws.embedding.head import EmbeddingHead
+            self.head = EmbeddingHead(self.path.parent / self.second_stage.head, threads)
+        # The only conversions between output steps and audio samples/seconds: the detector's
+        # steps, and the steps of the scores this model gives (the head's in stage "head").
+        self.detector_clock = StepClock(self.frontend, self.meta.frames_per_step)
+        if self.stage == "head":
+            from kws.embedding.speech import EMBEDDING_SPAN, EMBEDDING_STEP
+            self.clock = StepClock(self.frontend, EMBEDDING_STEP // self.frontend.hop_samples, EMBEDDING_SPAN)
+        else:
+            self.clock = self.detector_clock
         opts = ort.SessionOptions()
         # One thread by default: a Pi has 4 small cores, and a wake-word engine shares them.
         opts.intra_op_num_threads = threads
@@ -115,6 +141,27 @@ class KeywordModel:
         return self.meta.frames_per_step
 
     @property
+    def threshold(self) -> float:
+        """The sidecar's threshold for this model's scores (the stage's)."""
+        return self.meta.threshold if self.stage == "gru" else self.second_stage.threshold
+
+    @property
+    def consecutive(self) -> int:
+        """Steps in a row the trigger wants: a cascade step already holds the detector's run."""
+        return {"gru": self.meta.consecutive, "cascade": 1,
+                "head": self.second_stage.head_consecutive if self.second_stage else 1}[self.stage]
+
+    @property
+    def needs_embeddings(self) -> bool:
+        """Stage ``head`` reads the Spotter's shared stream of embedding windows."""
+        return self.stage == "head"
+
+    @property
+    def needs_history(self) -> bool:
+        """Stage ``cascade`` reads the recent audio when its detector fires."""
+        return self.stage == "cascade"
+
+    @property
     def step_samples(self) -> int:
         return self.clock.step_samples
 
@@ -138,7 +185,13 @@ class KeywordModel:
         return probs[0], dict(zip(self.meta.state, new))
 
     def stream(self) -> "ModelStream":
+        """The detector graph's position in one stream: feature frames in, probabilities out."""
         return ModelStream(self)
+
+    def scores_stream(self):
+        """This model's scores on one audio stream, whatever its stage (kws.model.stages)."""
+        from kws.model.stages import STREAMS
+        return STREAMS[self.stage](self)
 
 
 class ModelStream:

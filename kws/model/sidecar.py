@@ -46,6 +46,8 @@ class ModelMeta:
     features_input: str = "features"
     probabilities_output: str = "probabilities"
     training: dict = field(default_factory=dict)  # provenance and dev metrics, informational
+    # The speech-embedding stage (kws.model.stages.SecondStage as a dict); {} for none.
+    second_stage: dict = field(default_factory=dict)
     format: str = FORMAT
 
     def __post_init__(self):

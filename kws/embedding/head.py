@@ -1,0 +1,37 @@
+"""A keyword's head over the speech embedding: (n, 16, 96) windows -> (n,) probabilities
+that the keyword has just ended.  A small stateless ONNX graph beside the detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import KwsError
+
+INPUT, OUTPUT = "embeddings", "probabilities"
+
+
+class EmbeddingHead:
+    def __init__(self, path: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's errors are untyped
+            raise KwsError(f"{self.path}: onnxruntime cannot load the head ({str(exc).splitlines()[0]})") from None
+        names_in = [i.name for i in self._session.get_inputs()]
+        names_out = [o.name for o in self._session.get_outputs()]
+        if names_in != [INPUT] or names_out != [OUTPUT]:
+            raise KwsError(f"{self.path}: a head takes '{INPUT}' and gives '{OUTPUT}' (has {names_in} -> {names_out})")
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros(0, np.float32)
+        out = self._session.run([OUTPUT], {INPUT: np.ascontiguousarray(windows, dtype=np.float32)})[0]
+        return out.reshape(-1)
