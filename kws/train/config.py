@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kws.configschema import load_dataclass, read_yaml
+from kws.train.head.fit import HeadFitConfig
 from kws.train.model import NetParams
 
 
@@ -101,6 +102,23 @@ class EvalConfig:
 
 
 @dataclass
+class HeadConfig:
+    """The speech-embedding head (kws.train.head): trained after the detector when ``enabled``,
+    or added to an existing model with ``python -m kws.train.head CONFIG``."""
+    enabled: bool = False
+    cache_dir: str = "~/.cache/kws/embeddings"  # the negative embeddings, shared by every word
+    augmentations: list = field(default_factory=lambda: ["none", "reverb_noise", "telephone"])
+    positive_copies: int = 8  # augmented copies of each training recording of the word
+    synthetic_copies: int = 2  # ... and of each synthetic clip (there are ten times more of them)
+    dev_copies: int = 3
+    fit: HeadFitConfig = field(default_factory=HeadFitConfig)
+    # Stages measured on the dev benchmark; the best by mean miss over 0.1-2 FA/h ships.
+    modes: list = field(default_factory=lambda: ["head", "cascade"])
+    first_thresholds: list = field(default_factory=lambda: [0.5, 0.8, 0.95])  # cascade: detector thresholds tried
+    rules: list = field(default_factory=lambda: ["head", "mean"])
+
+
+@dataclass
 class TrainConfig:
     out: str = "models/alexa.onnx"
     work_dir: str = "runs/alexa"
@@ -123,6 +141,7 @@ class TrainConfig:
     net: NetParams = field(default_factory=NetParams)
     fit: FitConfig = field(default_factory=FitConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
     base_dir: Path = field(default=Path("."), repr=False, metadata={"internal": True})
 
     def path(self, value: str) -> Path:

