@@ -23,12 +23,19 @@ def _require(ok: bool, message: str) -> None:
 @dataclass
 class ModelEntry:
     path: str = "alexa"  # a shipped model's name or a path to an .onnx file
-    threshold: Optional[float] = None  # None: the sidecar's recommendation
+    threshold: Optional[float] = None  # None: the sidecar's recommendation (the stage's)
     consecutive: Optional[int] = None
+    # A model with a speech-embedding head (kws.model.stages): which stage runs ("gru", "head",
+    # "cascade"; None: the sidecar's) and, for the cascade, the detector's threshold for asking the head.
+    stage: Optional[str] = None
+    first_threshold: Optional[float] = None
 
     def __post_init__(self):
         _require(self.threshold is None or 0.0 <= self.threshold <= 1.0, "threshold must be within [0, 1]")
+        _require(self.first_threshold is None or 0.0 <= self.first_threshold <= 1.0,
+                 "first_threshold must be within [0, 1]")
         _require(self.consecutive is None or self.consecutive >= 1, "consecutive must be >= 1")
+        _require(self.stage in (None, "gru", "head", "cascade"), "stage must be gru, head or cascade")
 
 
 @dataclass
@@ -109,13 +116,17 @@ def _relative_to(folder: Path, entries: list[ModelEntry]) -> list[ModelEntry]:
     return entries
 
 
-def override_models(entries: list[ModelEntry], model_refs=(), threshold: float | None = None) -> list[ModelEntry]:
-    """The one rule for ``-m`` and ``-t`` in every command: ``-m`` replaces the models; ``-t``
-    sets every model's threshold and keeps its other settings (``consecutive``)."""
+def override_models(entries: list[ModelEntry], model_refs=(), threshold: float | None = None,
+                    stage: str | None = None) -> list[ModelEntry]:
+    """The one rule for ``-m``, ``-t`` and ``--stage`` in every command: ``-m`` replaces the
+    models; ``-t`` sets every model's threshold and keeps its other settings (``consecutive``);
+    ``--stage`` runs every model at that stage."""
     if model_refs:
         entries = [ModelEntry(path=str(r)) for r in model_refs]
     if threshold is not None:
         entries = [replace(e, threshold=threshold) for e in entries]
+    if stage is not None:
+        entries = [replace(e, stage=stage) for e in entries]
     return list(entries)
 
 

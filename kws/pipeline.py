@@ -7,11 +7,12 @@ from kws.model import KeywordModel
 from kws.spotter import Spotter, trigger_params_for
 
 
-def spotter_from_config(cfg, model_refs=(), threshold: float | None = None) -> Spotter:
-    """``model_refs`` and ``threshold`` act like ``-m`` and ``-t`` (see ``override_models``)."""
+def spotter_from_config(cfg, model_refs=(), threshold: float | None = None, stage: str | None = None) -> Spotter:
+    """``model_refs``, ``threshold`` and ``stage`` act like ``-m``, ``-t`` and ``--stage`` (see
+    ``override_models``)."""
     models, triggers = [], []
-    for e in override_models(cfg.model_entries(), model_refs, threshold):
-        m = KeywordModel(e.path)
+    for e in override_models(cfg.model_entries(), model_refs, threshold, stage):
+        m = KeywordModel(e.path, stage=e.stage, first_threshold=e.first_threshold)
         models.append(m)
         triggers.append(trigger_params_for(
             m, threshold=e.threshold, consecutive=e.consecutive,

@@ -79,8 +79,9 @@ class Spotter:
         self._steps = [0] * len(self.models)  # score steps each model has given since reset
 
     @classmethod
-    def from_models(cls, refs: Iterable[str], threshold: float | None = None, **trigger_kw) -> "Spotter":
-        models = [KeywordModel(r) for r in refs]
+    def from_models(cls, refs: Iterable[str], threshold: float | None = None, stage: str | None = None,
+                    **trigger_kw) -> "Spotter":
+        models = [KeywordModel(r, stage=stage) for r in refs]
         return cls(models, [trigger_params_for(m, threshold, **trigger_kw) for m in models])
 
     @property

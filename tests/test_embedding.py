@@ -146,3 +146,22 @@ def test_stage_choice_and_a_model_without_a_head():
         KeywordModel("hey_computer", stage="head")
     with pytest.raises(KwsError, match="must be one of"):
         KeywordModel("alexa", stage="fast")
+
+
+def test_scores_stage_choice_through_the_cli(tmp_path):
+    import csv
+    import io
+
+    path = _model_with_head(tmp_path, "cascade", first_threshold=0.3)
+    sample = REPO / "kws" / "samples" / "alexa.flac"
+
+    def scores(*extra):
+        r = subprocess.run([sys.executable, "-m", "kws.cli.main", "scores", "-m", str(path), *extra, str(sample)],
+                           capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        return [(float(a), float(b)) for a, b in list(csv.reader(io.StringIO(r.stdout)))[1:]]
+
+    gru, cascade, head = scores("--stage", "gru"), scores(), scores("--stage", "head")
+    assert [t for t, _ in gru] == [t for t, _ in cascade]  # the detector's 30 ms steps
+    assert sum(p > 0 for _, p in cascade) < len(cascade) // 4  # the head was asked only where the detector fired
+    assert abs((head[1][0] - head[0][0]) - 0.08) < 1e-6 and abs(head[0][0] - 12512 / 16000) < 1e-3

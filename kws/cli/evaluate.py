@@ -37,9 +37,11 @@ def parse_trigger(spec: str) -> dict:
 @click.option("--data-root", default="../shared/data", envvar="KWS_DATA_ROOT", show_default=True)
 @click.option("--trigger", "triggers", multiple=True, metavar="SPEC",
               help="Our trigger instead of the sidecar's, e.g. consecutive=2 or mode=mean,window=5 (repeat to compare).")
+@click.option("--stage", "stages", multiple=True, type=click.Choice(["gru", "head", "cascade"]),
+              help="Run our model(s) at this stage (repeat to compare; default: the sidecar's).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
-def eval_command(word, split, models, engines, snrs, data_root, triggers, out, plot):
+def eval_command(word, split, models, engines, snrs, data_root, triggers, stages, out, plot):
     """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
 
     Example: kws eval --word alexa --split test --engines kws,microwakeword -m models/alexa.onnx
@@ -48,7 +50,7 @@ def eval_command(word, split, models, engines, snrs, data_root, triggers, out, p
 
     results = run(data_root, word, split, [e.strip() for e in engines.split(",") if e.strip()], models,
                   tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True),
-                  triggers=[parse_trigger(t) for t in triggers] or [{}])
+                  triggers=[parse_trigger(t) for t in triggers] or [{}], stages=stages or (None,))
     if not results["engines"]:
         raise click.ClickException("no engine could be scored: " + "; ".join(
             f"{k}: {v}" for k, v in results["unavailable"].items()))

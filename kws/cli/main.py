@@ -46,6 +46,9 @@ model_option = click.option("-m", "--model", "models", multiple=True, metavar="N
                             help="Shipped model name or .onnx path (repeat for several keywords).")
 threshold_option = click.option("-t", "--threshold", type=click.FloatRange(0, 1), default=None,
                                 help="Override the sidecar's threshold.")
+stage_option = click.option("--stage", type=click.Choice(["gru", "head", "cascade"]), default=None,
+                            help="For a model with a speech-embedding head: the detector alone (gru), the head "
+                                 "alone, or the cascade (default: the sidecar's choice).")
 config_option = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
                              help="YAML config (see configs/default.yaml).")
 
@@ -60,9 +63,10 @@ def cli():
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @model_option
 @threshold_option
+@stage_option
 @config_option
 @fail_cleanly
-def detect(files, models, threshold, config_path):
+def detect(files, models, threshold, stage, config_path):
     """Detect keywords in audio files (`-`: a file piped to stdin): one JSON line per detection.
 
     Bad files (and folders) are reported on stderr (one line each) and the rest are still
@@ -74,7 +78,7 @@ def detect(files, models, threshold, config_path):
     from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
-    spotter = spotter_from_config(cfg, models, threshold)
+    spotter = spotter_from_config(cfg, models, threshold, stage)
     failed = 0
     for path in files:
         try:
@@ -120,15 +124,19 @@ class _progress:
 @cli.command()
 @click.argument("file", type=click.Path())
 @click.option("-m", "--model", default=None, metavar="NAME|PATH", help="Model (default: the config's first).")
+@stage_option
 @config_option
 @fail_cleanly
-def scores(file, model, config_path):
-    """Per-step keyword probability of FILE as CSV (time_s,probability)."""
+def scores(file, model, stage, config_path):
+    """Per-step keyword probability of FILE as CSV (time_s,probability).
+
+    For a cascade the score of a step is the second stage's (0 where the detector did not ask
+    it); ``--stage gru`` gives the detector's own probabilities."""
     from kws.filemode import run_file, step_times
     from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
-    spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
+    spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path], stage=stage)
     result = run_file(spotter, file, warn=_note)
     (probs,) = result.probabilities
     times = step_times(spotter, 0, len(probs))

@@ -198,10 +198,11 @@ def evaluate_engine(engine, bench: Benchmark, log=lambda m: None) -> dict:
 
 
 def run(root: str | Path, word: str, split: str, engine_names=("kws",), models=(), snrs=DEFAULT_SNRS,
-        seed: int = 11, log=lambda m: None, triggers=({},)) -> dict:
+        seed: int = 11, log=lambda m: None, triggers=({},), stages=(None,)) -> dict:
     """Build the benchmark once and score every engine on it: ours once per model in ``models``
-    (paths or shipped names; none: the shipped model of ``word``) and per trigger setting in
-    ``triggers`` (``{}``: the sidecar's; or consecutive/mode/window), the peers that install."""
+    (paths or shipped names; none: the shipped model of ``word``), per trigger setting in
+    ``triggers`` (``{}``: the sidecar's; or consecutive/mode/window) and per stage in ``stages``
+    (None: the sidecar's; gru, head, cascade), the peers that install."""
     from kws.eval.engines import KwsEngine, load_engines
 
     t0 = time.monotonic()
@@ -212,10 +213,10 @@ def run(root: str | Path, word: str, split: str, engine_names=("kws",), models=(
     engines, missing = [], {}
     peers = [n for n in engine_names if n != "kws"]
     if "kws" in engine_names:
-        for m, trig in ((m, t) for m in models or [word] for t in triggers):
-            label = "".join(f" {k}={v}" for k, v in trig.items())
+        for m, trig, stage in ((m, t, s) for m in models or [word] for t in triggers for s in stages):
+            label = "".join(f" {k}={v}" for k, v in trig.items()) + (f" stage={stage}" if stage else "")
             try:
-                engines.append(KwsEngine(m, name=f"kws {m}{label}", **trig))
+                engines.append(KwsEngine(m, name=f"kws {m}{label}", stage=stage, **trig))
             except Exception as exc:  # a missing or damaged model is reported, the rest still run
                 missing[f"kws {m}"] = f"{type(exc).__name__}: {exc}"
     more, why = load_engines(peers, word)

@@ -71,7 +71,7 @@ class KeywordModel:
     """
 
     def __init__(self, ref: str | Path, frontend: FrontendParams | None = None, threads: int = 1,
-                 stage: str | None = None):
+                 stage: str | None = None, first_threshold: float | None = None):
         from kws.model.stages import STAGES, SecondStage
 
         self.path = resolve_model_path(ref)
@@ -83,6 +83,9 @@ class KeywordModel:
         if stage in ("head", "cascade") and self.second_stage is None:
             raise KwsError(f"{self.path}: has no second stage (its sidecar names no head); use stage 'gru'")
         self.stage = stage or (self.second_stage.mode if self.second_stage else "gru")
+        if first_threshold is not None and self.second_stage is not None:  # a config's models[].first_threshold
+            from dataclasses import replace
+            self.second_stage = replace(self.second_stage, first_threshold=first_threshold)
         self.head = None
         if self.second_stage and self.stage != "gru":
             from kws.embedding.head import EmbeddingHead

@@ -107,7 +107,12 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     dev = metrics["row"]["all"]
     log(f"wrote {out}, {out.with_suffix('.json')} and {report} in {seconds / 60:.1f} min; "
         f"dev miss {100 * dev['miss_at_0.5']:.1f}% at 0.5 FA/h, {100 * dev['miss_at_1']:.1f}% at 1 FA/h")
-    return {"fit": fit_result, "metrics": metrics, "seconds": seconds, "report": str(report)}
+    result = {"fit": fit_result, "metrics": metrics, "seconds": seconds, "report": str(report)}
+    if cfg.head.enabled:
+        from kws.train.head.run import add_head
+        log("training the speech-embedding head (kws.train.head)")
+        result["head"] = add_head(cfg, out, log=log, corpus=corpus)
+    return result
 
 
 def _tts_section(tts: dict | None) -> str:
