@@ -153,11 +153,14 @@ class CascadeStream:
             r = self.first.update(p)
             if r is None:
                 continue
-            end = int(self.model.detector_clock.step_end_sample(first_step + i))
-            h = float(self.model.head(self.embedding.embeddings(history.segment_ending_at(end))[None])[0])
-            self.asked += 1
+            h = self.ask(history.segment_ending_at(int(self.model.detector_clock.step_end_sample(first_step + i))))
             scores[i] = h if rule == "head" else 0.5 * (r + h)
         return scores
+
+    def ask(self, segment: np.ndarray) -> float:
+        """The head's probability for the 1.98 s of audio ending where the detector fired."""
+        self.asked += 1
+        return float(self.model.head(self.embedding.embeddings(segment)[None])[0])
 
 
 STREAMS = {"gru": GruStream, "head": HeadStream, "cascade": CascadeStream}
