@@ -133,3 +133,10 @@ def test_runtime_never_imports_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_eval_without_the_data_folder_is_one_line(tmp_path):
+    r = kws("eval", "--data-root", tmp_path / "nowhere")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"kws: error: data root {tmp_path / 'nowhere'}: no such folder (set data.root or $KWS_DATA_ROOT)"]

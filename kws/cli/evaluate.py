@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from kws.cli import fail_cleanly
 from kws.trigger.trigger import MODES
 
 
@@ -39,6 +40,7 @@ def parse_trigger(spec: str) -> dict:
               help="Our trigger instead of the sidecar's, e.g. consecutive=2 or mode=mean,window=5 (repeat to compare).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
+@fail_cleanly
 def eval_command(word, split, models, engines, snrs, data_root, triggers, out, plot):
     """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
 

@@ -16,20 +16,10 @@ import sys
 import click
 
 from kws import __version__
+from kws.cli import fail_cleanly
 from kws.errors import KwsError
 
 log = logging.getLogger("kws")
-
-
-def fail_cleanly(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except KwsError as exc:
-            click.echo(f"kws: error: {exc}", err=True)
-            sys.exit(2)
-    return wrapper
 
 
 def setup_logging(level: str) -> None:
