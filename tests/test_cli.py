@@ -140,3 +140,26 @@ def test_eval_without_the_data_folder_is_one_line(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines() == [
         f"kws: error: data root {tmp_path / 'nowhere'}: no such folder (set data.root or $KWS_DATA_ROOT)"]
+
+
+@pytest.mark.parametrize("suffix, keep", [(".wav", 1 / 3), (".flac", 0.6)])
+def test_a_truncated_file_gives_what_decodes_then_says_it_is_truncated(tmp_path, keyword_wav, suffix, keep):
+    audio, sr = sf.read(keyword_wav[0], dtype="float32")
+    whole = tmp_path / f"whole{suffix}"
+    sf.write(whole, audio, sr)
+    cut = tmp_path / f"cut{suffix}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * keep)])
+    r = kws("detect", cut)
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("kws: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"kws: error: {cut}: truncated or damaged: only the first ")
+    assert f"of the {len(audio) / sr:.1f} s its header promises" in errors[0] and "Traceback" not in r.stderr
+    found = detections(r.stdout)  # the part that decodes is still searched
+    assert found and max(d["time_s"] for d in found) < len(audio) / sr * keep + 1
+
+
+def test_random_bytes_on_stdin_are_named_stdin_not_a_python_object():
+    r = kws("detect", "-", input=np.random.default_rng(1).bytes(5000).decode("latin-1"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "kws: error: -: not a readable audio file (Error opening stdin: Format not recognised.)"

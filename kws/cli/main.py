@@ -78,6 +78,9 @@ def detect(files, models, threshold, config_path):
             continue
         for d in result.detections:
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
+        if result.truncated:  # its detections so far are printed; the file still counts as failed
+            click.echo(f"kws: error: {result.truncated}", err=True)
+            failed += 1
     if failed:
         sys.exit(2)
 
