@@ -120,6 +120,23 @@ def test_scores_csv(keyword_wav):
     assert abs(rows[1, 0] - rows[0, 0] - 0.03) < 1e-6
 
 
+def test_scores_reads_stdin_and_several_files_with_a_file_column(tmp_path, keyword_wav):
+    one = kws("scores", keyword_wav[0])
+    piped = kws("scores", "-", input=None, stdin=open(keyword_wav[0], "rb"))
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == one.stdout
+    first = tmp_path / "first.wav"
+    sf.write(first, sf.read(keyword_wav[0], dtype="float32")[0][: 5 * SR], SR)
+    r = kws("scores", first, keyword_wav[0], tmp_path / "missing.wav")
+    assert r.returncode == 2 and r.stderr.strip() == f"kws: error: {tmp_path / 'missing.wav'}: no such file"
+    lines = r.stdout.splitlines()
+    assert lines[0] == "file,time_s,probability"
+    files = [line.split(",", 1)[0] for line in lines[1:]]
+    assert files == [str(first)] * files.count(str(first)) + [str(keyword_wav[0])] * (len(one.stdout.splitlines()) - 1)
+    assert [line.split(",", 1)[1] for line in lines[1:] if line.startswith(str(keyword_wav[0]))] == \
+        one.stdout.splitlines()[1:]
+
+
 def test_version_and_help():
     assert kws("--version").stdout.startswith("kws, version")
     r = kws("--help")

@@ -58,8 +58,6 @@ def detect(files, models, threshold, config_path):
     Bad files (and folders) are reported on stderr (one line each) and the rest are still
     processed; the exit code is 2 if any file failed.
     """
-    from kws.audio.files import AudioFile
-    from kws.audio.pipe import stdin_audio_file
     from kws.filemode import run_file
     from kws.pipeline import spotter_from_config
 
@@ -68,9 +66,8 @@ def detect(files, models, threshold, config_path):
     failed = 0
     for path in files:
         try:
-            opened = stdin_audio_file(spotter.sample_rate, warn=_note) if path == "-" \
-                else AudioFile(path, spotter.sample_rate, warn=_note)  # `-`: cat x.wav | kws detect -
-            with opened as audio, _progress(path, audio.expected_samples) as advance:
+            with _open_audio(path, spotter.sample_rate) as audio, \
+                    _progress(path, audio.expected_samples) as advance:
                 result = run_file(spotter, audio, on_progress=advance)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
@@ -111,27 +108,54 @@ class _progress:
 
 
 @cli.command()
-@click.argument("file", type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--model", default=None, metavar="NAME|PATH", help="Model (default: the config's first).")
 @config_option
 @fail_cleanly
-def scores(file, model, config_path):
-    """Per-step keyword probability of FILE as CSV (time_s,probability)."""
+def scores(files, model, config_path):
+    """Per-step keyword probability as CSV: time_s,probability (`-`: a file piped to stdin).
+
+    With several files each row starts with its file: file,time_s,probability.  Bad files are
+    reported on stderr (one line each) and the rest still scored; the exit code is 2 if any failed.
+    """
     from kws.filemode import run_file, step_times
     from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path])
-    result = run_file(spotter, file, warn=_note)
-    (probs,) = result.probabilities
-    times = step_times(spotter, 0, len(probs))
-    # The tail padding lets a word at the very end reach the trigger, but steps that end in it
-    # are not in the file.
-    inside = times <= result.n_samples / spotter.sample_rate + 1e-9
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["time_s", "probability"])
-    for t, p in zip(times[inside], probs[inside]):
-        writer.writerow([f"{t:.3f}", f"{p:.5f}"])
+    named = len(files) > 1
+    writer.writerow(["file", "time_s", "probability"] if named else ["time_s", "probability"])
+    failed = 0
+    for path in files:
+        try:
+            result = run_file(spotter, _open_audio(path, spotter.sample_rate))
+        except KwsError as exc:
+            click.echo(f"kws: error: {exc}", err=True)
+            failed += 1
+            continue
+        (probs,) = result.probabilities
+        times = step_times(spotter, 0, len(probs))
+        # The tail padding lets a word at the very end reach the trigger, but steps that end in it
+        # are not in the file.
+        inside = times <= result.n_samples / spotter.sample_rate + 1e-9
+        for t, p in zip(times[inside], probs[inside]):
+            writer.writerow([path, f"{t:.3f}", f"{p:.5f}"] if named else [f"{t:.3f}", f"{p:.5f}"])
+        if result.truncated:
+            click.echo(f"kws: error: {result.truncated}", err=True)
+            failed += 1
+    if failed:
+        sys.exit(2)
+
+
+def _open_audio(path, sample_rate):
+    """An AudioFile for a path, or for a file piped to stdin when the path is `-`."""
+    from kws.audio.files import AudioFile
+    from kws.audio.pipe import stdin_audio_file
+
+    if path == "-":  # cat x.wav | kws detect -
+        return stdin_audio_file(sample_rate, warn=_note)
+    return AudioFile(path, sample_rate, warn=_note)
 
 
 @cli.command()
