@@ -17,7 +17,7 @@ import click
 
 from kws import __version__
 from kws.cli import fail_cleanly
-from kws.errors import KwsError
+from kws.errors import KwsError, install_hint
 
 log = logging.getLogger("kws")
 
@@ -290,7 +290,7 @@ def train(config, word, say, out, data_root):
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
-        raise KwsError(f"training needs the train extra ({exc}): pip install -e '.[train]' "
+        raise KwsError(f"training needs the train extra ({exc}): {install_hint('train')} "
                        f"(the README says how to get torch's CPU build)") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say)
 
@@ -322,7 +322,7 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
     try:
         from kws.server.wyoming import serve as serve_wyoming
     except ImportError as exc:
-        raise KwsError(f"kws serve needs the wyoming extra: pip install -e '.[wyoming]' ({exc})") from None
+        raise KwsError(f"kws serve needs the wyoming extra: {install_hint('wyoming')} ({exc})") from None
     cfg = load_cfg(config_path, log_level=log_level)
     setup_logging(cfg.log_level)
     serve_wyoming(_configured_spotter(cfg, models, threshold), uri, max_clients=max_clients,
@@ -331,8 +331,8 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
 
 @cli.command()
 @click.option("--background", default=None, metavar="DIR|DEVICE",
-              help="Audio of your room without the word: a folder of files, or a microphone (index, part of its "
-                   "name, or 'default') recorded for --minutes.")
+              help="Audio of your room without the word: a folder of files (or one file), or a microphone "
+                   "(index, part of its name, or 'default') recorded for --minutes.")
 @click.option("--minutes", type=click.FloatRange(0.1, 24 * 60), default=10.0, show_default=True,
               help="How long to record when --background is a microphone.")
 @click.option("--positives", default=None, type=click.Path(file_okay=False), help="Folder of your recordings of the word.")
@@ -340,8 +340,9 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
               help="Folder of clips saved by --save-detections: where each scored, what would reject it.")
 @click.option("--target-fa", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
               help="False alarms per hour to aim for.")
-@click.option("--plot", "plot_path", default="kws-tune.png", show_default=True, type=click.Path(dir_okay=False),
-              help="PNG: false alarms per hour and misses against threshold.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="PNG: false alarms per hour and misses against threshold [kws-tune.png, when matplotlib is "
+                   "installed; '' for none].")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write the whole sweep as CSV.")
 @click.option("--write-config", default=None, type=click.Path(dir_okay=False),
               help="Write the suggested thresholds into this config (the old file is kept as PATH.bak).")
