@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_portaudio
 
 VENV_KWS = Path(sys.executable).with_name("kws")
 
@@ -160,6 +160,7 @@ def test_unit_exposure_is_at_most_2_5(tmp_path):
     assert float(found.group(1)) <= 2.5, r.stdout
 
 
+@needs_portaudio
 def test_memory_deny_write_execute_would_break_the_audio_callback():
     """Why the unit leaves MemoryDenyWriteExecute off: sounddevice's callback needs W+X memory.
 
