@@ -255,22 +255,31 @@ def _meter_factory():
 
 @cli.command("install-service")
 @click.option("--no-start", is_flag=True, help="Write the files but do not enable/start the service.")
-@click.option("--unit-dir", default="/etc/systemd/system", type=click.Path(file_okay=False))
-@click.option("--config-dir", default="/etc/kws", type=click.Path(file_okay=False))
+@click.option("--unit-dir", default="/etc/systemd/system", show_default=True, type=click.Path(file_okay=False))
+@click.option("--config-dir", default="/etc/kws", show_default=True, type=click.Path(file_okay=False),
+              help="Where kws.yaml is (written if absent); the unit's --config points there.")
 @click.option("--force", is_flag=True, help="Write the unit even if the service user cannot read this kws.")
+@click.option("--wyoming", is_flag=True, help="Install kws-wyoming.service (`kws serve` for Home Assistant) "
+              "instead of kws.service.")
+@click.option("--uri", default=None, metavar="URI", help="With --wyoming: where the server listens "
+              "[tcp://0.0.0.0:10400].")
+@click.option("--allow", multiple=True, metavar="ADDRESS",
+              help="With --wyoming: an address or network that may connect besides localhost (your Home "
+                   "Assistant, or a LAN such as 192.168.1.0/24); repeatable.")
 @fail_cleanly
-def install_service(no_start, unit_dir, config_dir, force):
-    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root.
+def install_service(no_start, unit_dir, config_dir, force, wyoming, uri, allow):
+    """Install the systemd unit (kws.service, or kws-wyoming.service with --wyoming) and kws.yaml; needs root.
 
     The unit runs this kws (the one running now, not the first on PATH); an existing unit
-    is kept as kws.service.bak-<time>.
+    is kept as <unit>.bak-<time>.
     """
     from pathlib import Path
 
-    from kws.daemon.install import install
+    from kws.daemon.install import install_steps
 
     try:
-        for line in install(Path(unit_dir), Path(config_dir), start=not no_start, force=force):
+        for line in install_steps(Path(unit_dir), Path(config_dir), start=not no_start, force=force,
+                                  wyoming=wyoming, uri=uri, allow=list(allow)):
             click.echo(line)
     except PermissionError as exc:
         raise KwsError(f"{exc.filename}: permission denied (run with sudo)") from None
