@@ -35,10 +35,12 @@ def test_wheel_has_every_package_and_the_data_install_needs(wheel):
     assert {"kws/daemon", "kws/train/tts"} <= {str(p) for p in packages}
     missing = [str(p) for p in packages if f"{p}/__init__.py" not in wheel]
     assert missing == []
-    for data in ("kws_systemd/kws.service", "kws_configs/default.yaml", "kws_models/alexa.onnx",
-                 "kws_models/alexa.json", "kws/samples/alexa.flac", "kws/train/tts/install.sh"):
+    for data in ("kws/shipped_systemd/kws.service", "kws/shipped_systemd/kws-wyoming.service",
+                 "kws/shipped_configs/default.yaml", "kws/shipped_models/alexa.onnx",
+                 "kws/shipped_models/alexa.json", "kws/samples/alexa.flac", "kws/train/tts/install.sh"):
         assert data in wheel
-    assert not any(name.startswith(("tests/", "bench/")) for name in wheel)
+    # Nothing in site-packages beside the kws package and its metadata (no kws_models & co.).
+    assert {name.split("/")[0] for name in wheel} == {"kws", "kws-0.1.0.dist-info"}
 
 
 def test_shipped_sample_is_detected_at_the_default_threshold():

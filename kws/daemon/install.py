@@ -1,7 +1,7 @@
 """``kws install-service``: put the unit template in place for the kws that runs it.
 
 The unit templates (systemd/kws.service, systemd/kws-wyoming.service) and the default config (configs/default.yaml) are
-package data (the ``kws_systemd`` and ``kws_configs`` packages), so a wheel install works
+package data (the ``kws.shipped_systemd`` and ``kws.shipped_configs`` packages), so a wheel install works
 as well as a checkout.  The unit's ExecStart is the running kws, never the first one on
 PATH, and the service's DynamicUser must be able to read it.
 """
@@ -31,11 +31,11 @@ UNITS = {"kws.service": "listen", "kws-wyoming.service": "serve"}
 
 
 def unit_template(name: str = "kws.service") -> str:
-    return (resources.files("kws_systemd") / name).read_text()
+    return (resources.files("kws.shipped_systemd") / name).read_text()
 
 
 def default_config() -> str:
-    return (resources.files("kws_configs") / "default.yaml").read_text()
+    return (resources.files("kws.shipped_configs") / "default.yaml").read_text()
 
 
 def running_command() -> list[str]:
