@@ -1,1 +1,1 @@
-"""Installed as the ``kws_configs`` package so that a wheel carries default.yaml (kws.daemon.install)."""
+"""Installed as the ``kws.shipped_configs`` package so that a wheel carries default.yaml (kws.daemon.install)."""

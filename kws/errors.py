@@ -11,3 +11,8 @@ class KwsError(Exception):
 
 class AudioFormatError(KwsError, ValueError):
     """Samples handed to the Python API in a shape or dtype it cannot take."""
+
+
+def install_hint(extra: str) -> str:
+    """How to add an optional extra, for a wheel install and for a checkout."""
+    return f"pip install 'kws[{extra}]' (in a checkout: pip install -e '.[{extra}]')"

@@ -26,6 +26,7 @@ class FileResult:
     detections: list[Detection]
     probabilities: list[np.ndarray]  # per model, one value per output step, padding steps included
     n_samples: int  # audio samples in the input, before the tail padding
+    truncated: str | None = None  # the file ended early: what was decoded was processed (AudioFile.truncated)
 
 
 def run_blocks(spotter: Spotter, blocks: Iterable[np.ndarray], tail_pad_s: float = TAIL_PAD_S,
@@ -62,9 +63,12 @@ def run_file(spotter: Spotter, source: str | Path | BinaryIO | AudioFile, *, war
              tail_pad_s: float = TAIL_PAD_S, on_progress: Callable[[int], None] | None = None) -> FileResult:
     """A file (path, binary file object such as stdin, or an opened AudioFile), streamed in blocks.
 
-    Raises KwsError naming the file if it cannot be read (see AudioFile)."""
+    Raises KwsError naming the file if it cannot be read (see AudioFile); a file that ends early
+    is processed as far as it decodes and ``truncated`` on the result says so."""
     audio = source if isinstance(source, AudioFile) else AudioFile(source, spotter.sample_rate, warn=warn)
-    return run_blocks(spotter, audio, tail_pad_s, on_progress)
+    result = run_blocks(spotter, audio, tail_pad_s, on_progress)
+    result.truncated = audio.truncated
+    return result
 
 
 def step_times(spotter: Spotter, model_index: int, n_steps: int) -> np.ndarray:

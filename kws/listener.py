@@ -41,6 +41,7 @@ class Listener:
         self.detections = 0
         self.reopens = 0
         self._thread: threading.Thread | None = None
+        self.failure: BaseException | None = None  # what ended the thread started by start(), if anything did
         self._lock = threading.Lock()  # held while a block is processed; reload swaps under it
         self.status = "starting"  # what the loop is doing, for STATUS= and the logs
         self._beat_at = time.monotonic()  # the loop's last sign of life (see healthy)
@@ -56,9 +57,17 @@ class Listener:
         self.stop_event.set()
 
     def start(self) -> "Listener":
-        self._thread = threading.Thread(target=self.run, name="kws-listener", daemon=True)
+        self._thread = threading.Thread(target=self._run_in_thread, name="kws-listener", daemon=True)
         self._thread.start()
         return self
+
+    def _run_in_thread(self) -> None:
+        """run(), keeping what ended it in ``failure`` for the owner (the service exits on it)."""
+        try:
+            self.run()
+        except BaseException as exc:  # noqa: BLE001 -- handed on, not swallowed
+            self.failure = exc
+            self.stop_event.set()
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread:

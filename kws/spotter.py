@@ -22,6 +22,8 @@ from kws.model import KeywordModel
 from kws.model.stages import AudioHistory
 from kws.trigger import Trigger, TriggerParams
 
+PROCESS_BLOCK = 160_000  # samples (10 s) per step inside one process() call
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -106,8 +108,22 @@ class Spotter:
         self.samples_seen = self._start_sample = samples_seen
 
     def process_scores(self, samples: np.ndarray) -> tuple[list[Detection], list[np.ndarray]]:
-        """Feed audio; return the detections and each model's new per-step probabilities."""
+        """Feed audio; return the detections and each model's new per-step probabilities.
+
+        Long input is fed in blocks of PROCESS_BLOCK samples, so memory stays flat however
+        long it is; the results are those of one call (they never depend on the chunking)."""
         samples = as_float_samples(samples)
+        if len(samples) <= PROCESS_BLOCK:
+            return self._process_block(samples)
+        detections, probs = [], [[] for _ in self.models]
+        for block in chunked(samples, PROCESS_BLOCK):
+            dets, ps = self._process_block(block)
+            detections.extend(dets)
+            for acc, p in zip(probs, ps):
+                acc.append(p)
+        return detections, [np.concatenate(p) for p in probs]
+
+    def _process_block(self, samples: np.ndarray) -> tuple[list[Detection], list[np.ndarray]]:
         self.samples_seen += len(samples)
         frames = self.frontend.push(samples)
         windows = self.embeddings.push(samples) if self.embeddings is not None else None
@@ -143,14 +159,23 @@ def as_float_samples(samples) -> np.ndarray:
     have no single scale, and a 2-D array is stereo or a batch that would be read as one
     stream, so both would silently detect nothing.
     """
+    if isinstance(samples, (bytes, bytearray, memoryview, str)):
+        raise AudioFormatError(f"samples must be a numpy array (float32/float64 in [-1, 1] or int16), got "
+                               f"{type(samples).__name__}; for raw 16-bit PCM bytes pass "
+                               f"np.frombuffer(data, dtype=np.int16)")
     samples = np.asarray(samples)
+    if samples.ndim == 2 and samples.shape[1] == 1:  # one channel as sounddevice hands it: (frames, 1)
+        samples = samples[:, 0]
     if samples.ndim != 1:
-        raise AudioFormatError(f"samples must be one channel (a 1-D array), got shape {samples.shape}; "
-                               f"for stereo pass samples.mean(axis=1)")
+        raise AudioFormatError(f"samples must be one channel (a 1-D array or shape (N, 1)), got shape "
+                               f"{samples.shape}; for stereo pass samples.mean(axis=1)")
     if samples.dtype == np.int16:
         return samples.astype(np.float32) / 32768.0
     if samples.dtype in (np.float32, np.float64):
-        return samples.astype(np.float32, copy=False)
+        samples = samples.astype(np.float32, copy=False)
+        if not np.isfinite(samples).all():
+            raise AudioFormatError("samples contain NaN or infinite values")
+        return samples
     raise AudioFormatError(f"samples must be float32/float64 in [-1, 1] or int16, got {samples.dtype}")
 
 

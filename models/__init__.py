@@ -1,1 +1,1 @@
-"""Shipped models (installed as the ``kws_models`` package so that `kws` finds them by name)."""
+"""Shipped models (installed as the ``kws.shipped_models`` package so that `kws` finds them by name)."""

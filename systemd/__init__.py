@@ -1,1 +1,1 @@
-"""Installed as the ``kws_systemd`` package so that a wheel carries the unit template (kws.daemon.install)."""
+"""Installed as the ``kws.shipped_systemd`` package so that a wheel carries the unit templates (kws.daemon.install)."""

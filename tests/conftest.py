@@ -21,6 +21,16 @@ TEST_DATA = REPO / "tests" / "data"
 SR = 16000
 
 
+def _portaudio_missing() -> bool:
+    import ctypes.util
+    return ctypes.util.find_library("portaudio") is None
+
+
+# Tests that open PortAudio (through sounddevice); in CI a missing library is a failure, not a skip.
+needs_portaudio = pytest.mark.skipif(_portaudio_missing() and not os.environ.get("CI"),
+                                     reason="libportaudio2 not installed (.ci/run installs it)")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_data: reads ../shared/data (KWS_DATA_ROOT); skipped when absent")
 

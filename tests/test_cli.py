@@ -120,6 +120,23 @@ def test_scores_csv(keyword_wav):
     assert abs(rows[1, 0] - rows[0, 0] - 0.03) < 1e-6
 
 
+def test_scores_reads_stdin_and_several_files_with_a_file_column(tmp_path, keyword_wav):
+    one = kws("scores", keyword_wav[0])
+    piped = kws("scores", "-", input=None, stdin=open(keyword_wav[0], "rb"))
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == one.stdout
+    first = tmp_path / "first.wav"
+    sf.write(first, sf.read(keyword_wav[0], dtype="float32")[0][: 5 * SR], SR)
+    r = kws("scores", first, keyword_wav[0], tmp_path / "missing.wav")
+    assert r.returncode == 2 and r.stderr.strip() == f"kws: error: {tmp_path / 'missing.wav'}: no such file"
+    lines = r.stdout.splitlines()
+    assert lines[0] == "file,time_s,probability"
+    files = [line.split(",", 1)[0] for line in lines[1:]]
+    assert files == [str(first)] * files.count(str(first)) + [str(keyword_wav[0])] * (len(one.stdout.splitlines()) - 1)
+    assert [line.split(",", 1)[1] for line in lines[1:] if line.startswith(str(keyword_wav[0]))] == \
+        one.stdout.splitlines()[1:]
+
+
 def test_version_and_help():
     assert kws("--version").stdout.startswith("kws, version")
     r = kws("--help")
@@ -133,3 +150,33 @@ def test_runtime_never_imports_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_eval_without_the_data_folder_is_one_line(tmp_path):
+    r = kws("eval", "--data-root", tmp_path / "nowhere")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"kws: error: data root {tmp_path / 'nowhere'}: no such folder (set data.root or $KWS_DATA_ROOT)"]
+
+
+@pytest.mark.parametrize("suffix, keep", [(".wav", 1 / 3), (".flac", 0.6)])
+def test_a_truncated_file_gives_what_decodes_then_says_it_is_truncated(tmp_path, keyword_wav, suffix, keep):
+    audio, sr = sf.read(keyword_wav[0], dtype="float32")
+    whole = tmp_path / f"whole{suffix}"
+    sf.write(whole, audio, sr)
+    cut = tmp_path / f"cut{suffix}"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * keep)])
+    r = kws("detect", cut)
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("kws: error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"kws: error: {cut}: truncated or damaged: only the first ")
+    assert f"of the {len(audio) / sr:.1f} s its header promises" in errors[0] and "Traceback" not in r.stderr
+    found = detections(r.stdout)  # the part that decodes is still searched
+    assert found and max(d["time_s"] for d in found) < len(audio) / sr * keep + 1
+
+
+def test_random_bytes_on_stdin_are_named_stdin_not_a_python_object():
+    r = kws("detect", "-", input=np.random.default_rng(1).bytes(5000).decode("latin-1"))
+    assert r.returncode == 2
+    assert r.stderr.strip() == "kws: error: -: not a readable audio file (Error opening stdin: Format not recognised.)"

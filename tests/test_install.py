@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_portaudio
 
 VENV_KWS = Path(sys.executable).with_name("kws")
 
@@ -35,10 +35,12 @@ def test_wheel_has_every_package_and_the_data_install_needs(wheel):
     assert {"kws/daemon", "kws/train/tts"} <= {str(p) for p in packages}
     missing = [str(p) for p in packages if f"{p}/__init__.py" not in wheel]
     assert missing == []
-    for data in ("kws_systemd/kws.service", "kws_configs/default.yaml", "kws_models/alexa.onnx",
-                 "kws_models/alexa.json", "kws/samples/alexa.flac", "kws/train/tts/install.sh"):
+    for data in ("kws/shipped_systemd/kws.service", "kws/shipped_systemd/kws-wyoming.service",
+                 "kws/shipped_configs/default.yaml", "kws/shipped_models/alexa.onnx",
+                 "kws/shipped_models/alexa.json", "kws/samples/alexa.flac", "kws/train/tts/install.sh"):
         assert data in wheel
-    assert not any(name.startswith(("tests/", "bench/")) for name in wheel)
+    # Nothing in site-packages beside the kws package and its metadata (no kws_models & co.).
+    assert {name.split("/")[0] for name in wheel} == {"kws", "kws-0.1.0.dist-info"}
 
 
 def test_shipped_sample_is_detected_at_the_default_threshold():
@@ -71,7 +73,7 @@ def test_unit_runs_this_kws_not_the_first_on_path(tmp_path):
     r = install_service("--force", "--unit-dir", tmp_path / "units", "--config-dir", tmp_path / "etc", env=env)
     assert r.returncode == 0, r.stderr
     unit = (tmp_path / "units" / "kws.service").read_text()
-    assert f"ExecStart={VENV_KWS.absolute()} listen --config /etc/kws/kws.yaml" in unit
+    assert f"ExecStart={VENV_KWS.absolute()} listen --config {tmp_path / 'etc' / 'kws.yaml'}" in unit
     assert str(other) not in unit and (tmp_path / "etc" / "kws.yaml").read_text().startswith("# kws listen")
 
 
@@ -152,14 +154,56 @@ def installed_unit(tmp_path):
 
 
 def test_unit_exposure_is_at_most_2_5(tmp_path):
+    assert exposure(installed_unit(tmp_path)) <= 2.5
+
+
+def exposure(unit: Path) -> float:
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not available (.ci/run installs systemd)")
-    r = run(["systemd-analyze", "security", "--offline=yes", installed_unit(tmp_path)])
-    found = re.search(r"Overall exposure level for kws.service: ([0-9.]+)", r.stdout)
+    r = run(["systemd-analyze", "security", "--offline=yes", unit])
+    found = re.search(rf"Overall exposure level for {unit.name}: ([0-9.]+)", r.stdout)
     assert found, r.stdout + r.stderr
-    assert float(found.group(1)) <= 2.5, r.stdout
+    return float(found.group(1))
 
 
+def test_wyoming_unit_is_installed_by_a_command_and_hardened_like_the_listener(tmp_path):
+    r = install_service("--force", "--wyoming", "--allow", "192.168.1.0/24", "--uri", "tcp://0.0.0.0:10500",
+                        "--unit-dir", tmp_path / "units", "--config-dir", tmp_path / "etc")
+    assert r.returncode == 0, r.stderr
+    unit = tmp_path / "units" / "kws-wyoming.service"
+    lines = unit.read_text().splitlines()
+    assert (f"ExecStart={VENV_KWS.absolute()} serve --uri tcp://0.0.0.0:10500 --config "
+            f"{tmp_path / 'etc' / 'kws.yaml'}") in lines
+    assert "IPAddressAllow=localhost 192.168.1.0/24" in lines and (tmp_path / "etc" / "kws.yaml").is_file()
+    assert f"wrote {unit} " in r.stdout and not (tmp_path / "units" / "kws.service").exists()
+    assert exposure(unit) <= 2.5
+    r = install_service("--force", "--wyoming", "--unit-dir", tmp_path / "u2", "--config-dir", tmp_path / "etc")
+    assert "IPAddressAllow=localhost" in (tmp_path / "u2" / "kws-wyoming.service").read_text().splitlines()
+    assert "note: only localhost may connect" in r.stdout
+    r = install_service("--allow", "10.0.0.1", "--unit-dir", tmp_path / "u3", "--config-dir", tmp_path / "etc")
+    assert r.returncode == 2 and r.stderr.strip() == ("kws: error: --uri and --allow are settings of the Wyoming "
+                                                      "server's unit; add --wyoming")
+
+
+def test_shipped_wyoming_template_rates_as_the_listener(tmp_path):
+    assert exposure(REPO / "systemd" / "kws-wyoming.service") <= 2.5
+
+
+def test_what_was_written_is_reported_before_systemctl_fails(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text("#!/bin/sh\necho 'System has not been booted with systemd' >&2\nexit 1\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    r = run([VENV_KWS, "install-service", "--force", "--unit-dir", tmp_path / "units", "--config-dir",
+             tmp_path / "etc"], env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"wrote {tmp_path / 'units' / 'kws.service'} " in r.stdout
+    assert f"wrote {tmp_path / 'etc' / 'kws.yaml'} from configs/default.yaml" in r.stdout
+    assert r.stderr.strip() == "kws: error: systemctl daemon-reload failed: System has not been booted with systemd"
+
+
+@needs_portaudio
 def test_memory_deny_write_execute_would_break_the_audio_callback():
     """Why the unit leaves MemoryDenyWriteExecute off: sounddevice's callback needs W+X memory.
 

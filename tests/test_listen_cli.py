@@ -15,15 +15,9 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, needs_portaudio
 
-def _portaudio_missing() -> bool:
-    import ctypes.util
-    return ctypes.util.find_library("portaudio") is None
-
-
-pytestmark = pytest.mark.skipif(_portaudio_missing() and not os.environ.get("CI"),
-                                reason="libportaudio2 not installed (.ci/run installs it)")
+pytestmark = needs_portaudio
 
 # No PulseAudio server to reach: PortAudio finds no input device, whatever this machine has running.
 NO_AUDIO = dict(os.environ, PULSE_SERVER="unix:/nonexistent/pulse/native", PYTHONUNBUFFERED="1")

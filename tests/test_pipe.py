@@ -131,3 +131,31 @@ def test_pcm_converter_is_independent_of_how_bytes_are_split(fmt, dtype, scale):
     np.testing.assert_allclose(split, whole, atol=1e-6)
     direct = soxr.resample(audio.mean(axis=1), 44100, 16000, quality="HQ")
     np.testing.assert_allclose(whole, direct, atol=0.02)
+
+
+def _listen_raw(stdin: bytes, *args, python_flags=()):
+    try:
+        return subprocess.run([sys.executable, *python_flags, "-m", "kws.cli.main", "listen", "--raw-stdin",
+                               "--no-chime", *args], input=stdin, capture_output=True, cwd=REPO, timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"kws listen --raw-stdin kept running after its input ended: {exc.stderr}")
+
+
+def test_listen_raw_stdin_ends_cleanly_on_a_stream_without_one_whole_sample():
+    # One byte of s16le is no sample: the block is empty. With warnings as errors, an empty
+    # block's level (mean of nothing) once killed the listener thread and `kws listen` hung.
+    r = _listen_raw(b"\0", python_flags=("-W", "error"))
+    assert r.returncode == 0, r.stderr
+    assert b"Warning" not in r.stderr and b"Traceback" not in r.stderr, r.stderr
+
+
+def test_a_failure_in_the_listener_thread_ends_kws_listen_with_one_error_line():
+    # NaN samples are refused by the Spotter inside the listener thread: the process must
+    # exit non-zero (systemd restarts it) instead of waiting forever for a dead thread.
+    audio = np.zeros(16000, np.float32)
+    audio[8000] = np.nan
+    r = _listen_raw(audio.tobytes(), "--format", "f32le")
+    assert r.returncode == 2, r.stderr
+    errors = [line for line in r.stderr.decode().splitlines() if line.startswith("kws: error:")]
+    assert errors == ["kws: error: listening stopped: samples contain NaN or infinite values"], r.stderr
+    assert b"Traceback" not in r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,11 +14,12 @@ import pytest
 import soundfile as sf
 import yaml
 
-from tests.conftest import DATA, REPO
+from tests.conftest import DATA, REPO, TEST_DATA
 from tests.test_e2e_audio import pulse  # noqa: F401  (the virtual-microphone fixture)
 
 KWS = [sys.executable, "-m", "kws.cli.main"]
 ALEXA = DATA / "keywords" / "alexa"
+ROOM_SPEECH = TEST_DATA / "background" / "asterisk_en_005_70s.ogg"
 
 
 def kws(*args, **kw):
@@ -134,14 +136,14 @@ def test_tune_empty_folder_is_one_line(tmp_path):
 
 
 def test_tune_records_background_from_a_microphone(tmp_path, request):
-    """Through PulseAudio's virtual microphone (as tests/test_e2e_audio.py), with music played into it."""
+    """Through PulseAudio's virtual microphone (as tests/test_e2e_audio.py), with speech played into it."""
     import shutil
 
     if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
         pytest.skip("pulseaudio/paplay not installed (.ci/run installs them)")
     env = request.getfixturevalue("pulse")
-    music, sr = sf.read(DATA / "background" / "music" / "wesnoth_005.ogg", dtype="float32")
-    sf.write(tmp_path / "music.wav", music[: 20 * sr], sr)
+    speech, sr = sf.read(ROOM_SPEECH, dtype="float32")  # committed, so no data folder is needed
+    sf.write(tmp_path / "music.wav", speech[: 20 * sr], sr)
     player = subprocess.Popen(["paplay", "--device=virt_sink", str(tmp_path / "music.wav")], env=env)
     try:
         r = subprocess.run([*KWS, "tune", "--background", "pulse", "--minutes", "0.1", "--csv", tmp_path / "s.csv",
@@ -166,3 +168,49 @@ def test_tune_shows_progress_bars_on_a_terminal_only(room):
     assert re.search(r"background .*━.*\d+%", on_tty.stdout)  # rich's bar, drawn on the pty
     piped = kws("tune", "--background", room / "bg", "--plot", "")
     assert piped.returncode == 0 and "━" not in piped.stderr and "%" not in piped.stderr
+
+
+@pytest.fixture
+def without_matplotlib(tmp_path):
+    """An environment in which `import matplotlib` fails, as without the tune extra."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "matplotlib.py").write_text("raise ImportError(\"No module named 'matplotlib'\")\n")
+    return dict(os.environ, PYTHONPATH=str(shadow))
+
+
+def tune_in(folder, *args, env=None):
+    return subprocess.run([*KWS, "tune", *map(str, args)], capture_output=True, text=True, cwd=folder, env=env,
+                          timeout=300)
+
+
+def test_tune_writes_the_config_without_matplotlib(tmp_path, without_matplotlib):
+    (tmp_path / "bg").mkdir()
+    (tmp_path / "bg" / "room.ogg").write_bytes(ROOM_SPEECH.read_bytes())
+    r = tune_in(tmp_path, "--background", "bg", "--write-config", "my.yaml", "--target-fa", "30",
+                env=without_matplotlib)
+    assert r.returncode == 0, r.stderr
+    assert "threshold" in (tmp_path / "my.yaml").read_text() and "into my.yaml" in r.stdout
+    assert "kws: note: no plot drawn: it needs matplotlib (pip install 'kws[tune]'" in r.stderr
+    assert not (tmp_path / "kws-tune.png").exists()
+    # Asked for a plot that cannot be drawn: one error line, and the config is still written.
+    r = tune_in(tmp_path, "--background", "bg", "--write-config", "my2.yaml", "--target-fa", "30",
+                "--plot", "p.png", env=without_matplotlib)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    (error,) = [line for line in r.stderr.splitlines() if line.startswith("kws: error:")]
+    assert error.startswith("kws: error: the plot needs matplotlib: pip install 'kws[tune]'")
+    assert "threshold" in (tmp_path / "my2.yaml").read_text() and not (tmp_path / "p.png").exists()
+
+
+def test_tune_background_that_looks_like_a_path_is_never_a_microphone(tmp_path):
+    r = tune_in(tmp_path, "--background", ROOM_SPEECH, "--plot", "")  # one file: taken as the background
+    assert r.returncode == 0, r.stderr
+    assert "recording" not in r.stderr and "1.2 min of background" in r.stdout
+    for missing in ("bg/a.wav", "nosuchfolder/", "room.flac"):
+        r = tune_in(tmp_path, "--background", missing)
+        assert r.returncode == 2 and "recording" not in r.stderr, r.stderr
+        assert r.stderr.strip() == (f"kws: error: --background {missing}: no such folder or file (a microphone is "
+                                    f"named by its index, part of its name, or 'default'; see kws devices)")
+    (tmp_path / "notes.txt").write_text("x")
+    r = tune_in(tmp_path, "--background", "notes.txt")
+    assert r.returncode == 2 and "notes.txt: not a folder or a .flac, .wav, .ogg file" in r.stderr

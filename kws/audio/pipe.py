@@ -69,7 +69,9 @@ class StdinPcmSource:
     def _read_pipe(self) -> None:
         try:
             while data := os.read(self.fd, self.block_bytes):
-                self._queue.put(self.converter.convert(data))
+                block = self.converter.convert(data)
+                if block.size:  # a part of a frame, or the resampler's start-up, gives no samples yet
+                    self._queue.put(block)
         except OSError as exc:
             self.error = f"stdin: {exc.strerror or exc}"
         tail = np.zeros(int(TAIL_PAD_S * self.sample_rate), np.float32)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from kws.cli import fail_cleanly
 from kws.trigger.trigger import MODES
 
 
@@ -41,6 +42,7 @@ def parse_trigger(spec: str) -> dict:
               help="Run our model(s) at this stage (repeat to compare; default: the sidecar's).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
+@fail_cleanly
 def eval_command(word, split, models, engines, snrs, data_root, triggers, stages, out, plot):
     """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
 

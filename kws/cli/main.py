@@ -16,20 +16,10 @@ import sys
 import click
 
 from kws import __version__
-from kws.errors import KwsError
+from kws.cli import fail_cleanly
+from kws.errors import KwsError, install_hint
 
 log = logging.getLogger("kws")
-
-
-def fail_cleanly(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except KwsError as exc:
-            click.echo(f"kws: error: {exc}", err=True)
-            sys.exit(2)
-    return wrapper
 
 
 def setup_logging(level: str) -> None:
@@ -72,8 +62,6 @@ def detect(files, models, threshold, stage, config_path):
     Bad files (and folders) are reported on stderr (one line each) and the rest are still
     processed; the exit code is 2 if any file failed.
     """
-    from kws.audio.files import AudioFile
-    from kws.audio.pipe import stdin_audio_file
     from kws.filemode import run_file
     from kws.pipeline import spotter_from_config
 
@@ -82,9 +70,8 @@ def detect(files, models, threshold, stage, config_path):
     failed = 0
     for path in files:
         try:
-            opened = stdin_audio_file(spotter.sample_rate, warn=_note) if path == "-" \
-                else AudioFile(path, spotter.sample_rate, warn=_note)  # `-`: cat x.wav | kws detect -
-            with opened as audio, _progress(path, audio.expected_samples) as advance:
+            with _open_audio(path, spotter.sample_rate) as audio, \
+                    _progress(path, audio.expected_samples) as advance:
                 result = run_file(spotter, audio, on_progress=advance)
         except KwsError as exc:
             click.echo(f"kws: error: {exc}", err=True)
@@ -92,6 +79,9 @@ def detect(files, models, threshold, stage, config_path):
             continue
         for d in result.detections:
             click.echo(json.dumps({"file": str(path), **d.to_dict()}))
+        if result.truncated:  # its detections so far are printed; the file still counts as failed
+            click.echo(f"kws: error: {result.truncated}", err=True)
+            failed += 1
     if failed:
         sys.exit(2)
 
@@ -122,31 +112,58 @@ class _progress:
 
 
 @cli.command()
-@click.argument("file", type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--model", default=None, metavar="NAME|PATH", help="Model (default: the config's first).")
 @stage_option
 @config_option
 @fail_cleanly
-def scores(file, model, stage, config_path):
-    """Per-step keyword probability of FILE as CSV (time_s,probability).
+def scores(files, model, stage, config_path):
+    """Per-step keyword probability as CSV: time_s,probability (`-`: a file piped to stdin).
 
     For a cascade the score of a step is the second stage's (0 where the detector did not ask
-    it); ``--stage gru`` gives the detector's own probabilities."""
+    it); `--stage gru` gives the detector's own probabilities.
+
+    With several files each row starts with its file: file,time_s,probability.  Bad files are
+    reported on stderr (one line each) and the rest still scored; the exit code is 2 if any failed.
+    """
     from kws.filemode import run_file, step_times
     from kws.pipeline import spotter_from_config
 
     cfg = load_cfg(config_path)
     spotter = spotter_from_config(cfg, [model] if model else [cfg.model_entries()[0].path], stage=stage)
-    result = run_file(spotter, file, warn=_note)
-    (probs,) = result.probabilities
-    times = step_times(spotter, 0, len(probs))
-    # The tail padding lets a word at the very end reach the trigger, but steps that end in it
-    # are not in the file.
-    inside = times <= result.n_samples / spotter.sample_rate + 1e-9
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["time_s", "probability"])
-    for t, p in zip(times[inside], probs[inside]):
-        writer.writerow([f"{t:.3f}", f"{p:.5f}"])
+    named = len(files) > 1
+    writer.writerow(["file", "time_s", "probability"] if named else ["time_s", "probability"])
+    failed = 0
+    for path in files:
+        try:
+            result = run_file(spotter, _open_audio(path, spotter.sample_rate))
+        except KwsError as exc:
+            click.echo(f"kws: error: {exc}", err=True)
+            failed += 1
+            continue
+        (probs,) = result.probabilities
+        times = step_times(spotter, 0, len(probs))
+        # The tail padding lets a word at the very end reach the trigger, but steps that end in it
+        # are not in the file.
+        inside = times <= result.n_samples / spotter.sample_rate + 1e-9
+        for t, p in zip(times[inside], probs[inside]):
+            writer.writerow([path, f"{t:.3f}", f"{p:.5f}"] if named else [f"{t:.3f}", f"{p:.5f}"])
+        if result.truncated:
+            click.echo(f"kws: error: {result.truncated}", err=True)
+            failed += 1
+    if failed:
+        sys.exit(2)
+
+
+def _open_audio(path, sample_rate):
+    """An AudioFile for a path, or for a file piped to stdin when the path is `-`."""
+    from kws.audio.files import AudioFile
+    from kws.audio.pipe import stdin_audio_file
+
+    if path == "-":  # cat x.wav | kws detect -
+        return stdin_audio_file(sample_rate, warn=_note)
+    return AudioFile(path, sample_rate, warn=_note)
 
 
 @cli.command()
@@ -246,22 +263,31 @@ def _meter_factory():
 
 @cli.command("install-service")
 @click.option("--no-start", is_flag=True, help="Write the files but do not enable/start the service.")
-@click.option("--unit-dir", default="/etc/systemd/system", type=click.Path(file_okay=False))
-@click.option("--config-dir", default="/etc/kws", type=click.Path(file_okay=False))
+@click.option("--unit-dir", default="/etc/systemd/system", show_default=True, type=click.Path(file_okay=False))
+@click.option("--config-dir", default="/etc/kws", show_default=True, type=click.Path(file_okay=False),
+              help="Where kws.yaml is (written if absent); the unit's --config points there.")
 @click.option("--force", is_flag=True, help="Write the unit even if the service user cannot read this kws.")
+@click.option("--wyoming", is_flag=True, help="Install kws-wyoming.service (`kws serve` for Home Assistant) "
+              "instead of kws.service.")
+@click.option("--uri", default=None, metavar="URI", help="With --wyoming: where the server listens "
+              "[tcp://0.0.0.0:10400].")
+@click.option("--allow", multiple=True, metavar="ADDRESS",
+              help="With --wyoming: an address or network that may connect besides localhost (your Home "
+                   "Assistant, or a LAN such as 192.168.1.0/24); repeatable.")
 @fail_cleanly
-def install_service(no_start, unit_dir, config_dir, force):
-    """Install the systemd unit (systemd/kws.service) and /etc/kws/kws.yaml; needs root.
+def install_service(no_start, unit_dir, config_dir, force, wyoming, uri, allow):
+    """Install the systemd unit (kws.service, or kws-wyoming.service with --wyoming) and kws.yaml; needs root.
 
     The unit runs this kws (the one running now, not the first on PATH); an existing unit
-    is kept as kws.service.bak-<time>.
+    is kept as <unit>.bak-<time>.
     """
     from pathlib import Path
 
-    from kws.daemon.install import install
+    from kws.daemon.install import install_steps
 
     try:
-        for line in install(Path(unit_dir), Path(config_dir), start=not no_start, force=force):
+        for line in install_steps(Path(unit_dir), Path(config_dir), start=not no_start, force=force,
+                                  wyoming=wyoming, uri=uri, allow=list(allow)):
             click.echo(line)
     except PermissionError as exc:
         raise KwsError(f"{exc.filename}: permission denied (run with sudo)") from None
@@ -281,7 +307,7 @@ def train(config, word, say, out, data_root):
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
-        raise KwsError(f"training needs the train extra ({exc}): pip install -e '.[train]' "
+        raise KwsError(f"training needs the train extra ({exc}): {install_hint('train')} "
                        f"(the README says how to get torch's CPU build)") from None
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say)
 
@@ -313,7 +339,7 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
     try:
         from kws.server.wyoming import serve as serve_wyoming
     except ImportError as exc:
-        raise KwsError(f"kws serve needs the wyoming extra: pip install -e '.[wyoming]' ({exc})") from None
+        raise KwsError(f"kws serve needs the wyoming extra: {install_hint('wyoming')} ({exc})") from None
     cfg = load_cfg(config_path, log_level=log_level)
     setup_logging(cfg.log_level)
     serve_wyoming(_configured_spotter(cfg, models, threshold), uri, max_clients=max_clients,
@@ -322,8 +348,8 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
 
 @cli.command()
 @click.option("--background", default=None, metavar="DIR|DEVICE",
-              help="Audio of your room without the word: a folder of files, or a microphone (index, part of its "
-                   "name, or 'default') recorded for --minutes.")
+              help="Audio of your room without the word: a folder of files (or one file), or a microphone "
+                   "(index, part of its name, or 'default') recorded for --minutes.")
 @click.option("--minutes", type=click.FloatRange(0.1, 24 * 60), default=10.0, show_default=True,
               help="How long to record when --background is a microphone.")
 @click.option("--positives", default=None, type=click.Path(file_okay=False), help="Folder of your recordings of the word.")
@@ -331,8 +357,9 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
               help="Folder of clips saved by --save-detections: where each scored, what would reject it.")
 @click.option("--target-fa", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
               help="False alarms per hour to aim for.")
-@click.option("--plot", "plot_path", default="kws-tune.png", show_default=True, type=click.Path(dir_okay=False),
-              help="PNG: false alarms per hour and misses against threshold.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False),
+              help="PNG: false alarms per hour and misses against threshold [kws-tune.png, when matplotlib is "
+                   "installed; '' for none].")
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write the whole sweep as CSV.")
 @click.option("--write-config", default=None, type=click.Path(dir_okay=False),
               help="Write the suggested thresholds into this config (the old file is kept as PATH.bak).")

@@ -8,9 +8,14 @@ from pathlib import Path
 import soundfile as sf
 from rich.console import Console
 
+from kws.errors import KwsError, install_hint
+from kws.eval.splits import AUDIO_EXT
 from kws.tune import report
 from kws.tune.configfile import write_thresholds
 from kws.tune.tune import file_probs, folder_files, microphone_probs, saved_clip_scores, tune
+
+
+DEFAULT_PLOT = "kws-tune.png"  # drawn when --plot is not given and matplotlib is installed
 
 
 def _seconds(files) -> float:
@@ -31,8 +36,8 @@ def run_tune(spotter, refs, *, background, minutes, positives, false_alarms, tar
         report.print_clip_scores(console, saved_clip_scores(spotter, false_alarms, note))
     if background is None:
         return
-    if Path(background).is_dir():
-        files = folder_files(background, "--background")
+    if Path(background).is_dir() or looks_like_a_path(background):
+        files = background_files(background)
         with progress("background", int(_seconds(files) * spotter.sample_rate)) as advance:
             bg = file_probs(spotter, files, note, advance)
     else:
@@ -49,14 +54,39 @@ def run_tune(spotter, refs, *, background, minutes, positives, false_alarms, tar
     report.print_tuning(console, tunings, bg.seconds, n_pos, target_fa)
     if csv_path:
         report.write_csv(csv_path, tunings)
-    if plot_path:
-        report.plot(plot_path, tunings, target_fa, bg.seconds, n_pos)
-        console.print(f"plot: {plot_path}")
-    if write_config:
+    if write_config:  # before the plot: a plot that cannot be drawn must not cost the config
         chosen = {ref: t.suggested for ref, t in zip(refs, tunings) if t.suggested is not None}
         if not chosen:
             note("nothing written: no model has a suggested threshold")
+        else:
+            backup = write_thresholds(write_config, chosen)
+            console.print(f"wrote {', '.join(f'{t.keyword}={t.suggested:.4f}' for t in tunings if t.suggested is not None)}"
+                          f" into {write_config}" + (f" (previous version: {backup})" if backup else ""))
+    if plot_path is None:  # not asked for: the default plot, when matplotlib is there to draw it
+        if not report.can_plot():
+            note(f"no plot drawn: it needs matplotlib ({install_hint('tune')})")
             return
-        backup = write_thresholds(write_config, chosen)
-        console.print(f"wrote {', '.join(f'{t.keyword}={t.suggested:.4f}' for t in tunings if t.suggested is not None)}"
-                      f" into {write_config}" + (f" (previous version: {backup})" if backup else ""))
+        plot_path = DEFAULT_PLOT
+    if plot_path:
+        report.plot(plot_path, tunings, target_fa, bg.seconds, n_pos)
+        console.print(f"plot: {plot_path}")
+
+
+def looks_like_a_path(background: str) -> bool:
+    """A --background that names a file or folder, not a microphone: it exists, has a folder
+    separator or an audio file's suffix, or starts like a path (``.``, ``~``)."""
+    return (Path(background).exists() or "/" in background or background.startswith(("~", "."))
+            or Path(background).suffix.lower() in AUDIO_EXT)
+
+
+def background_files(background: str) -> list[Path]:
+    """The audio files of a --background folder, or the one file it names."""
+    path = Path(background).expanduser()
+    if path.is_dir():
+        return folder_files(path, "--background")
+    if path.is_file():
+        if path.suffix.lower() not in AUDIO_EXT:
+            raise KwsError(f"--background {background}: not a folder or a {', '.join(AUDIO_EXT)} file")
+        return [path]
+    raise KwsError(f"--background {background}: no such folder or file (a microphone is named by its index, "
+                   f"part of its name, or 'default'; see kws devices)")

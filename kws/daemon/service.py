@@ -94,7 +94,8 @@ class Service:
         self.metrics.overruns = getattr(self.source, "overruns", 0)
         self.metrics.action_failures = self.runner.failures
         self.metrics.action_skips = self.runner.skipped
-        self.last_level_db = float(10 * np.log10(np.mean(np.square(block, dtype=np.float64)) + 1e-12))
+        if len(block):
+            self.last_level_db = float(10 * np.log10(np.mean(np.square(block, dtype=np.float64)) + 1e-12))
         while not self._saver_swaps.empty():  # swapped here, between blocks, so its clock is exact
             new = self._saver_swaps.get()
             if new is not None:
@@ -173,7 +174,7 @@ class Service:
         if meter:
             meter.start()
         try:
-            while not self.stop_event.wait(0.1):
+            while not self.stop_event.wait(0.1) and self.listener.failure is None:
                 if self._reload_requested.is_set():
                     self._reload_requested.clear()
                     self.reload()
@@ -197,6 +198,8 @@ class Service:
                 _close(self._server)
             log.info("stopped after %d blocks, %d detections", self.listener.blocks, self.listener.detections)
             sys.stderr.flush()
+        if self.listener.failure is not None:  # exit non-zero, so that systemd restarts the service
+            raise KwsError(f"listening stopped: {_one_line(self.listener.failure)}")
 
 
 def _close(thing) -> None:

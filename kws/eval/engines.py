@@ -4,7 +4,7 @@ Each adapter turns 16 kHz float32 audio into a score per native frame (``scores`
 says how its own recommended trigger turns scores into detections (``trigger``), so one
 threshold sweep (kws.eval.scoring) serves every engine.  Porcupine only reports
 detections, so its "threshold" is its sensitivity and each value is a separate run.
-Peers are optional (`pip install -e '.[bench]'`) and ship models for a few words only
+Peers are optional (`pip install 'kws[bench]'`, in a checkout `pip install -e '.[bench]'`) and ship models for a few words only
 (alexa here); an engine that cannot be imported, or has no model for the word, is
 reported as unavailable and the others still run.
 """

@@ -21,7 +21,7 @@ from kws.model.sidecar import ModelMeta, sidecar_path
 
 
 def shipped_models_dir() -> Path:
-    return Path(str(resources.files("kws_models")))
+    return Path(str(resources.files("kws.shipped_models")))
 
 
 BUILTIN = "builtin:"

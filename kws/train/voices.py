@@ -33,8 +33,8 @@ def _import_pyworld():
     try:
         import pyworld
     except ImportError as e:
-        from kws.errors import KwsError
-        raise KwsError("synth.world_variants needs pyworld: pip install 'kws[world]'") from e
+        from kws.errors import KwsError, install_hint
+        raise KwsError(f"synth.world_variants needs pyworld: {install_hint('world')}") from e
     return pyworld
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from kws.errors import KwsError
+from kws.errors import KwsError, install_hint
 from kws.tune.tune import ClipScore, ModelTuning
 
 ROWS = 14  # table rows per model (thinned evenly over where the outcome changes)
@@ -70,6 +70,15 @@ def write_csv(path: str | Path, tunings: list[ModelTuning]) -> None:
                 w.writerow([t.keyword, f"{th:.4f}", o.false_alarms, f"{o.fa_per_hour:.3f}", o.hits, o.misses, miss])
 
 
+def can_plot() -> bool:
+    """matplotlib can be imported (the tune extra is installed)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def plot(path: str | Path, tunings: list[ModelTuning], target_fa: float, bg_seconds: float, n_pos: int) -> None:
     """False alarms per hour (and the miss rate, with positives) against threshold."""
     try:
@@ -78,7 +87,7 @@ def plot(path: str | Path, tunings: list[ModelTuning], target_fa: float, bg_seco
         import matplotlib.pyplot as plt
         import matplotlib.ticker
     except ImportError:
-        raise KwsError("the plot needs matplotlib: pip install -e '.[tune]' (or leave out --plot)") from None
+        raise KwsError(f"the plot needs matplotlib: {install_hint('tune')} (or leave out --plot)") from None
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
     ax2 = ax.twinx() if n_pos else None
     for k, t in enumerate(tunings):

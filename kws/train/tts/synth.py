@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from kws.errors import KwsError
+from kws.eval.splits import content_hash
 from kws.train.data import Utterance, make_utterance
 from kws.train.tts.confusables import confusable_texts, normalise, random_words
 from kws.train.tts.engines import available_voices
@@ -44,18 +45,29 @@ def synthesize(texts: list[str], n: int, seed: int, include_noncommercial: bool 
             return None, f"{voice}: empty output"
         return make_utterance(f"tts/{voice}/{i}", np.clip(audio, -1, 1), word or text), str(voice)
 
-    out, used, failed = [], Counter(), []
+    # n distinct clips: a voice whose engine has no sampling noise (all but Piper) can draw the
+    # same prosody twice and say the same thing alike; such repeats and failed calls are drawn
+    # again (further indices of the same seed), up to 4n calls in all.
+    out, used, failed, seen, repeats, drawn = [], Counter(), [], set(), 0, 0
     with ThreadPoolExecutor(workers) as pool:
-        for k, (utt, info) in enumerate(pool.map(one, range(n))):
-            if utt is None:
-                failed.append(info)
-            else:
-                out.append(utt)
-                used[info.split(":")[0]] += 1
-            if (k + 1) % 200 == 0:
-                log(f"synthesised {k + 1}/{n} clips")
+        while len(out) < n and drawn < 4 * n:
+            batch = range(drawn, drawn + n - len(out))
+            drawn += len(batch)
+            for utt, info in pool.map(one, batch):
+                if utt is None:
+                    failed.append(info)
+                elif (h := content_hash(utt.audio)) in seen:
+                    repeats += 1
+                else:
+                    seen.add(h)
+                    out.append(utt)
+                    used[info.split(":")[0]] += 1
+                    if len(out) % 200 == 0:
+                        log(f"synthesised {len(out)}/{n} clips")
     if failed:
         log(f"{len(failed)} synthesis calls failed, e.g. {failed[0]}")
+    if repeats:
+        log(f"{repeats} clips repeated an earlier one and were drawn again")
     return out, used
 
 
