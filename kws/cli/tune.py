@@ -56,10 +56,13 @@ def run_tune(spotter, refs, *, background, minutes, positives, false_alarms, tar
         report.write_csv(csv_path, tunings)
     if write_config:  # before the plot: a plot that cannot be drawn must not cost the config
         chosen = {ref: t.suggested for ref, t in zip(refs, tunings) if t.suggested is not None}
+        # A cascade's suggestion holds for the detector threshold it was swept at: write both.
+        firsts = {ref: m.second_stage.first_threshold for ref, m in zip(refs, spotter.models)
+                  if ref in chosen and m.stage == "cascade"}
         if not chosen:
             note("nothing written: no model has a suggested threshold")
         else:
-            backup = write_thresholds(write_config, chosen)
+            backup = write_thresholds(write_config, chosen, firsts)
             console.print(f"wrote {', '.join(f'{t.keyword}={t.suggested:.4f}' for t in tunings if t.suggested is not None)}"
                           f" into {write_config}" + (f" (previous version: {backup})" if backup else ""))
     if plot_path is None:  # not asked for: the default plot, when matplotlib is there to draw it

@@ -12,9 +12,11 @@ from kws.config import load_config
 from kws.errors import KwsError
 
 
-def write_thresholds(path: str | Path, thresholds: dict[str, float]) -> Path | None:
+def write_thresholds(path: str | Path, thresholds: dict[str, float],
+                     first_thresholds: dict[str, float] | None = None) -> Path | None:
     """Set ``models[].threshold`` for each model reference in ``thresholds`` (appending entries
-    the file lacks); every other key is kept.  The old file is copied to ``PATH.bak`` (or
+    the file lacks), and ``models[].first_threshold`` for those in ``first_thresholds`` (cascade
+    models); every other key is kept.  The old file is copied to ``PATH.bak`` (or
     ``PATH.bak-<time>`` if that exists) first; returns the backup's path (None for a new file).
     YAML comments are not kept in the new file; the backup has them."""
     path = Path(path)
@@ -34,6 +36,8 @@ def write_thresholds(path: str | Path, thresholds: dict[str, float]) -> Path | N
             entry = {"path": ref}
             entries.append(entry)
         entry["threshold"] = round(float(threshold), 4)
+        if ref in (first_thresholds or {}):
+            entry["first_threshold"] = round(float(first_thresholds[ref]), 4)
     data["models"] = entries
     try:
         path.write_text(yaml.safe_dump(data, sort_keys=False))

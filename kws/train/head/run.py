@@ -131,7 +131,10 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     log("building the dev benchmark streams")
     bench = dev_benchmark(cfg, corpus, keyword)
     rows = measure_stages(model_path, stage_base, bench, cfg, log)
-    best = min(rows, key=lambda r: r["mean_miss"])
+    # Ties (dev is decided by a few trials) go to the cheaper stage: the detector alone, then
+    # the cascade that asks the head least often (the highest first-stage threshold).
+    cost = {"gru": 0, "cascade": 1, "head": 2}
+    best = min(rows, key=lambda r: (r["mean_miss"], cost[r["stage"]], -r.get("first_threshold", 0.0)))
     meta = json.loads(sidecar_path(model_path).read_text())
     th = best["threshold_at_0.5"]
     if best["stage"] == "gru":
