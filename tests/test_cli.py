@@ -156,7 +156,8 @@ def test_eval_without_the_data_folder_is_one_line(tmp_path):
     r = kws("eval", "--data-root", tmp_path / "nowhere")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines() == [
-        f"kws: error: data root {tmp_path / 'nowhere'}: no such folder (set data.root or $KWS_DATA_ROOT)"]
+        f"kws: error: data root {tmp_path / 'nowhere'}: no such folder (give --data-root DIR or set "
+        f"$KWS_DATA_ROOT; in a training config: data.root)"]
 
 
 @pytest.mark.parametrize("suffix, keep", [(".wav", 1 / 3), (".flac", 0.6)])

@@ -64,12 +64,17 @@ def install_service(*args, executable=VENV_KWS, **kw):
     return run([executable, "install-service", "--no-start", *args], **kw)
 
 
+def path_with_script(folder: Path, name: str, script: str) -> dict:
+    """The environment with an executable shell script ``name`` first on PATH."""
+    folder.mkdir()
+    (folder / name).write_text(f"#!/bin/sh\n{script}\n")
+    (folder / name).chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}:{os.environ['PATH']}"}
+
+
 def test_unit_runs_this_kws_not_the_first_on_path(tmp_path):
     other = tmp_path / "bin"
-    other.mkdir()
-    (other / "kws").write_text("#!/bin/sh\necho another kws\n")
-    (other / "kws").chmod(0o755)
-    env = {**os.environ, "PATH": f"{other}:{os.environ['PATH']}"}
+    env = path_with_script(other, "kws", "echo another kws")
     r = install_service("--force", "--unit-dir", tmp_path / "units", "--config-dir", tmp_path / "etc", env=env)
     assert r.returncode == 0, r.stderr
     unit = (tmp_path / "units" / "kws.service").read_text()
@@ -190,11 +195,7 @@ def test_shipped_wyoming_template_rates_as_the_listener(tmp_path):
 
 
 def test_what_was_written_is_reported_before_systemctl_fails(tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "systemctl").write_text("#!/bin/sh\necho 'System has not been booted with systemd' >&2\nexit 1\n")
-    (bin_dir / "systemctl").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env = path_with_script(tmp_path / "bin", "systemctl", "echo 'System has not been booted with systemd' >&2\nexit 1")
     r = run([VENV_KWS, "install-service", "--force", "--unit-dir", tmp_path / "units", "--config-dir",
              tmp_path / "etc"], env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -1,5 +1,8 @@
 """Training: splits, synthesis labels, export parity, and a short run that must learn."""
 
+import os
+import shutil
+
 import numpy as np
 import pytest
 
@@ -13,6 +16,7 @@ from kws.train.data import Utterance  # noqa: E402
 from kws.train.export import export_onnx, write_sidecar  # noqa: E402
 from kws.train.model import KeywordNet, NetParams  # noqa: E402
 from kws.train.synth import SplitData, compose, step_labels  # noqa: E402
+from tests.conftest import TEST_DATA  # noqa: E402
 
 
 def test_no_clip_lands_in_two_splits(data_root):
@@ -298,7 +302,8 @@ def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(train_cli, "synthesize_positives", stop)
-    result = CliRunner().invoke(cli, ["train", "--word", "onword", "--say", "onward", "--say", "on ward"])
+    result = CliRunner().invoke(cli, ["train", "--word", "onword", "--say", "onward", "--say", "on ward",
+                                      "--background", str(TEST_DATA / "background")])  # no data folder needed
     assert result.exit_code == 0, result.output
     cfg = seen["cfg"]
     assert (cfg.word, cfg.say, cfg.data.keyword, cfg.out) == ("onword", ["onward", "on ward"], "onword",
@@ -406,3 +411,76 @@ def test_max_pool_loss_takes_one_term_per_keyword_window_on_a_hand_made_example(
     assert float(max_pool_loss(torch.zeros(1, 3), torch.zeros(1, 3), 4.0, 1.0)) == pytest.approx(sp(0.0))
     with pytest.raises(KwsError, match="fit.loss"):
         load_train_config(None, {"fit.loss": "focal"})
+
+
+def test_training_inputs_are_checked_before_any_synthesis(tmp_path):
+    """A missing data folder or --background folder fails at once, naming the flag, not after minutes
+    of synthesis (the checks run before synthesize_positives; a real process, as a user meets it)."""
+    import subprocess
+    import sys
+
+    def train(*args):
+        return subprocess.run([sys.executable, "-m", "kws.cli.main", "train", *map(str, args)], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=120,
+                              env={k: v for k, v in os.environ.items() if k != "KWS_DATA_ROOT"})
+
+    r = train("--word", "hey computer", "--data-root", tmp_path / "nonexistent")
+    assert r.returncode == 2 and "synthesising" not in r.stderr
+    assert r.stderr.strip().startswith(f"kws: error: data root {tmp_path / 'nonexistent'}: no such folder (give "
+                                       f"--data-root DIR or set $KWS_DATA_ROOT")
+    assert "kws train --word WORD --background DIR" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    for folder, why in [(tmp_path / "nowhere", "no such folder"), (tmp_path / "empty", "no .wav, .flac or .ogg")]:
+        r = train("--word", "hey computer", "--background", TEST_DATA / "background", "--background", folder)
+        assert r.returncode == 2 and r.stderr.strip().startswith(f"kws: error: --background {folder}: {why}"), r.stderr
+    r = train("--background", TEST_DATA / "background")
+    assert r.returncode == 2 and "give --word" in r.stderr
+
+
+def test_user_background_splits_deterministically_into_train_and_dev(tmp_path):
+    from kws.eval.splits import split_user_background
+    from kws.train.data import is_speech, user_background
+
+    files = [tmp_path / f"rec{k:02d}.flac" for k in range(12)]
+    split = split_user_background(files)
+    assert split["dev"] and split["train"] and split["test"] == []
+    assert sorted(split["train"] + split["dev"]) == sorted(files) and split == split_user_background(files)
+    more = split_user_background(files + [tmp_path / f"new{k}.flac" for k in range(5)])
+    assert set(split["dev"]) <= set(more["dev"]) and set(split["train"]) <= set(more["train"])  # none moved
+    assert split_user_background(files[:4]) is None  # too few to hold whole files out
+    # Under 5 files: each is split in time, its last fifth for dev; a folder called speech is speech.
+    (tmp_path / "bg" / "speech").mkdir(parents=True)
+    (tmp_path / "bg" / "speech" / "talk.ogg").write_bytes((TEST_DATA / "background" / "asterisk_en_005_70s.ogg").read_bytes())
+    pieces = user_background([tmp_path / "bg"])
+    (train_name, train_audio), = pieces["train"]
+    (dev_name, dev_audio), = pieces["dev"]
+    assert len(train_audio) == 4 * len(dev_audio) or abs(len(train_audio) - 4 * len(dev_audio)) < 5
+    assert is_speech(train_name) and is_speech(dev_name) and not is_speech(tmp_path / "noise" / "fan.wav")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="TTS engines not installed (kws/train/tts/install.sh)")
+def test_train_a_new_word_on_your_own_background_without_the_data_folder(tmp_path):
+    """kws train --word X --background DIR, with $KWS_DATA_ROOT pointing at nothing: a model, a
+    sidecar that names the folders, and a dev benchmark built from them."""
+    import json
+    import subprocess
+    import sys
+
+    bg = tmp_path / "mine"
+    for kind, name in [("speech", "asterisk_en_005_70s.ogg"), ("noise", "precise_bgnoise_20s.ogg")]:
+        (bg / kind).mkdir(parents=True)
+        (bg / kind / name).write_bytes((TEST_DATA / "background" / name).read_bytes())
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text("tts_positives: 40\ntts_negatives: 10\ntts_confusable_words: 5\ntts_random_words: 10\n"
+                   "synth: {train_clips_per_epoch: 96, dev_clips: 32, clip_s: 2.0}\n"
+                   "net: {conv_channels: 16, gru_hidden: 16, gru_layers: 1}\n"
+                   "fit: {epochs: 1, batch_size: 16, workers: 0, mine_from_epoch: 0}\neval: {snr_db: [10.0]}\n")
+    r = subprocess.run([sys.executable, "-m", "kws.cli.main", "train", str(cfg), "--word", "hey computer",
+                        "--background", str(bg), "--out", str(tmp_path / "hc.onnx")], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=1200, env={**os.environ, "KWS_DATA_ROOT": str(tmp_path / "no-data")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    side = json.loads((tmp_path / "hc.json").read_text())
+    assert side["keyword"] == "hey computer"
+    assert side["training"]["background"] == [str(bg)] and side["training"]["data_root"] is None
+    assert KeywordModel(tmp_path / "hc.onnx") is not None and (tmp_path / "hc-report.md").is_file()

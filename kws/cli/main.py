@@ -301,15 +301,19 @@ def install_service(no_start, unit_dir, config_dir, force, wyoming, uri, allow):
                    "--word onword --say onward.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False), help="Output .onnx path.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="Data folder (../shared/data).")
+@click.option("--background", multiple=True, metavar="DIR",
+              help="With --word: your own folders of speech, music and noise instead of the data folder "
+                   "(repeatable; files under a folder called speech count as running speech).")
 @fail_cleanly
-def train(config, word, say, out, data_root):
-    """Train a detector: kws train configs/train-alexa.yaml, or kws train --word "hey computer"."""
+def train(config, word, say, out, data_root, background):
+    """Train a detector: kws train configs/train-alexa.yaml, or kws train --word "hey computer"
+    (--background DIR: without the data folder)."""
     try:
         from kws.train.cli import train_command
     except ImportError as exc:
         raise KwsError(f"training needs the train extra ({exc}): {install_hint('train')} "
                        f"(the README says how to get torch's CPU build)") from None
-    train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say)
+    train_command(config, word=word, out=out, data_root=data_root, argv=sys.argv, say=say, background=background)
 
 
 def _configured_spotter(cfg, models=(), threshold=None, first_threshold=None):

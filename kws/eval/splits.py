@@ -46,9 +46,10 @@ _SESSION_BUCKETS = 20
 
 
 def data_root(configured: str | Path) -> Path:
-    root = Path(os.environ.get("KWS_DATA_ROOT", configured)).expanduser()
+    root = Path(os.environ.get("KWS_DATA_ROOT") or configured).expanduser()  # an empty variable is unset
     if not root.is_dir():
-        raise KwsError(f"data root {root}: no such folder (set data.root or $KWS_DATA_ROOT)")
+        raise KwsError(f"data root {root}: no such folder (give --data-root DIR or set $KWS_DATA_ROOT; "
+                       f"in a training config: data.root)")
     return root
 
 
@@ -137,3 +138,16 @@ def load_split_clips(folder: Path, dev_fraction: float, test_fraction: float, li
             seen[h] = split
             out[split].append((f, audio))
     return out
+
+
+def split_user_background(files: list[Path], dev_share: float = 0.2) -> dict[str, list[Path]] | None:
+    """Your own background files (``kws train --background``) by split, fixed by a hash of each
+    file's name so that adding files moves no other: about ``dev_share`` of them for dev (at least
+    one), the rest for training, none for test.  None when there are too few files (under 5) to
+    hold whole files out: then each file is split in time instead (see kws.train.data)."""
+    if len(files) < 5:
+        return None
+    def bucket(f):
+        return int(hashlib.sha256(Path(f).name.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    dev = [f for f in files if bucket(f) < dev_share] or [min(files, key=bucket)]
+    return {"train": [f for f in files if f not in dev], "dev": dev, "test": []}

@@ -24,6 +24,10 @@ class DataConfig:
     max_positives: int = 0  # 0 = all; small numbers make quick test runs
     max_negatives_per_word: int = 0
     max_background_files: int = 0
+    # Your own folders of speech, music and noise (kws train --background): they replace the data
+    # root, which is then not read at all (positives and negatives are synthesised). Files under a
+    # folder called "speech" are running speech; the rest music and noise.
+    background: list = field(default_factory=list)
 
 
 @dataclass

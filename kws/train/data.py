@@ -14,7 +14,7 @@ from kws.errors import KwsError
 from kws.eval.splits import (SPLITS, audio_files, content_hash, data_root, load_split_clips,  # noqa: F401
                               split_background, split_contiguous, _number_key)
 from kws.eval.benchmark import sentence_rows
-from kws.eval.splits import session_split
+from kws.eval.splits import session_split, split_user_background
 from kws.eval.streams import speech_bounds
 
 
@@ -72,8 +72,10 @@ def load_corpus(cfg, extra_positives: dict[str, list[Utterance]] | None = None,
     """Read the recordings named by a DataConfig (``cfg``) from the data root.
     ``cut_every_sentence_word``: keep only the speech around the word of every sentence (the
     multi-word encoder, for which those words are positives or held out)."""
-    root = data_root(cfg.root)
     progress = progress or (lambda msg: None)
+    if cfg.background:
+        return user_corpus(cfg, extra_positives, extra_negatives, progress)
+    root = data_root(cfg.root)
     corpus = Corpus()
     seen: dict = {}
     kw_dir = root / "keywords" / cfg.keyword
@@ -138,3 +140,66 @@ def sentence_negatives(root: Path, keyword: str, cut_every_word: bool = False,
         a, b = int((float(r["start_s"]) - margin_s) * 16000), int((float(r["end_s"]) + margin_s) * 16000)
         out[split] += [p for p in (audio[:max(a, 0)], audio[b:]) if len(p) > 8000]
     return out
+
+
+DEV_TIME_SHARE = 0.2  # with under 5 background files, the last fifth of each is dev
+
+
+def background_folder_files(folders: list[str | Path]) -> list[Path]:
+    """The audio files of ``kws train --background`` folders; KwsError naming the first bad one."""
+    files = []
+    for folder in folders:
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            raise KwsError(f"--background {folder}: no such folder")
+        found = audio_files(path)
+        if not found:
+            raise KwsError(f"--background {folder}: no .wav, .flac or .ogg files in it")
+        files += found
+    return files
+
+
+def is_speech(name: str | Path) -> bool:
+    """Running speech: a file (or a piece of one, ``x.ogg [last 20 %]``) under a folder called
+    speech, as in the data root's background/speech."""
+    return any(part.lower() == "speech" for part in Path(str(name).split(" [")[0]).parent.parts)
+
+
+def user_background(folders: list[str | Path]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """``kws train --background`` folders by split as (name, audio): whole files held out for dev
+    when there are 5 or more (kws.eval.splits.split_user_background), else the last fifth of each
+    file.  Deterministic: the same folders give the same split."""
+    files = background_folder_files(folders)
+    by_file = split_user_background(files)
+    out = {s: [] for s in SPLITS}
+    if by_file is not None:
+        for split, fs in by_file.items():
+            out[split] = [(str(f), np.clip(read_audio(f, warn=lambda m: None), -1, 1)) for f in fs]
+        return out
+    for f in files:
+        audio = np.clip(read_audio(f, warn=lambda m: None), -1, 1)
+        cut = int(len(audio) * (1 - DEV_TIME_SHARE))
+        out["train"].append((f"{f} [first {100 * (1 - DEV_TIME_SHARE):.0f} %]", audio[:cut]))
+        out["dev"].append((f"{f} [last {100 * DEV_TIME_SHARE:.0f} %]", audio[cut:]))
+    return out
+
+
+def user_corpus(cfg, extra_positives, extra_negatives, progress) -> Corpus:
+    """A corpus from your own background folders and the synthesised clips; no data root."""
+    corpus = Corpus()
+    for s in SPLITS:
+        corpus.positives[s] = list((extra_positives or {}).get(s, []))
+        corpus.eval_positives[s] = []
+        corpus.negatives[s] = list((extra_negatives or {}).get(s, []))
+    for split, pieces in user_background(cfg.background).items():
+        corpus.background_files[split] = [name for name, _ in pieces]
+        corpus.background[split] = [a for _, a in pieces]
+        corpus.speech[split] = [a for name, a in pieces if is_speech(name)]
+    for split in ("train", "dev"):
+        if not corpus.background[split]:
+            raise KwsError(f"--background {', '.join(map(str, cfg.background))}: no {split} background")
+    progress(f"your background ({', '.join(map(str, cfg.background))}): "
+             + ", ".join(f"{s} {sum(len(b) for b in corpus.background[s]) / 16000 / 60:.1f} min"
+                         for s in ("train", "dev"))
+             + f"; running speech {sum(len(b) for v in corpus.speech.values() for b in v) / 16000 / 60:.1f} min")
+    return corpus

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kws.eval.benchmark import Benchmark, benchmark_for, evaluate_engine
+from kws.eval.benchmark import Benchmark, SplitAudio, benchmark_for, build_benchmark, evaluate_engine
 from kws.eval.engines import KwsEngine
 from kws.eval.scoring import THRESHOLDS
 
 
 def dev_benchmark(cfg, corpus, keyword: str) -> Benchmark:
     recordings = bool(corpus.eval_positives.get("dev"))
-    bench = dev_streams(cfg, keyword, None if recordings else [u.audio for u in corpus.positives["dev"]])
+    bench = dev_streams(cfg, keyword, None if recordings else [u.audio for u in corpus.positives["dev"]], corpus)
     bench.info["clip_source"] = "recordings" if recordings else "synthetic"
     return bench
 
 
-def dev_streams(cfg, keyword: str, clips=None) -> Benchmark:
-    """The config's dev benchmark: its word's dev recordings, or ``clips`` in their place."""
+def dev_streams(cfg, keyword: str, clips=None, corpus=None) -> Benchmark:
+    """The config's dev benchmark: its word's dev recordings, or ``clips`` in their place.
+
+    With your own background (data.background) the data root is not read: ``clips`` between and
+    over your dev background, and that background alone as the negatives."""
+    if cfg.data.background:
+        from kws.train.data import is_speech
+
+        pairs = list(zip(corpus.background_files["dev"], corpus.background["dev"]))
+        speech = [a for name, a in pairs if is_speech(name)]
+        beds = [a for name, a in pairs if not is_speech(name)]
+        audio = SplitAudio(keyword, "dev", list(clips or []), [], [], speech, beds, [Path(n).name for n, _ in pairs])
+        return build_benchmark(audio, tuple(cfg.eval.snr_db))
     return benchmark_for(cfg.data.root, cfg.data.keyword or keyword, "dev", tuple(cfg.eval.snr_db),
                          clips=clips, negatives=cfg.eval.other_words,
                          max_background_files=cfg.eval.max_background_files)

@@ -47,7 +47,7 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
     work.mkdir(parents=True, exist_ok=True)
     out = cfg.path(cfg.out)
     keyword = cfg.word or cfg.data.keyword
-    log(f"loading data from {cfg.data.root}")
+    log(f"loading data from {', '.join(map(str, cfg.data.background)) or cfg.data.root}")
     corpus = load_corpus(cfg.data, extra_positives=extra_positives, extra_negatives=extra_negatives, progress=log)
     for split in ("train", "dev"):
         if not corpus.positives.get(split):
@@ -88,7 +88,8 @@ def run(cfg, command: str = "kws train", log=print, extra_positives=None, extra_
         miner = BackgroundMiner(corpus.background["train"], fe, net.stride)
     fit_result = fit(model, train_ds, dev, cfg.fit, work, log=log, miner=miner, selector=selector)
     export_onnx(model, out)
-    provenance = {"keyword": keyword, "command": command, "data_root": str(cfg.data.root),
+    provenance = {"keyword": keyword, "command": command, "data_root": None if cfg.data.background else str(cfg.data.root),
+                  **({"background": [str(b) for b in cfg.data.background]} if cfg.data.background else {}),
                   "text_only": bool(cfg.word) and not (cfg.data.train_on_recordings and corpus.eval_positives.get("train")),
                   "tts": tts_summary or {},
                   "net": net.to_dict(), "best_epoch": fit_result["best_epoch"], "dev_clip_auc": fit_result["dev_auc"],
