@@ -30,6 +30,9 @@ def copy_model(folder, name="m", **sidecar):
     shutil.copy(shipped_models_dir() / "alexa.onnx", folder / f"{name}.onnx")
     meta = json.loads((shipped_models_dir() / "alexa.json").read_text())
     meta.update(sidecar)
+    head = meta.get("second_stage", {}).get("head")
+    if head:  # the shipped model's speech-embedding head goes with it
+        shutil.copy(shipped_models_dir() / head, folder / head)
     (folder / f"{name}.json").write_text(json.dumps(meta))
     return folder / f"{name}.onnx"
 
