@@ -14,17 +14,10 @@ INPUT, OUTPUT = "embeddings", "probabilities"
 
 class EmbeddingHead:
     def __init__(self, path: Path, threads: int = 1):
-        import onnxruntime as ort
+        from kws.model.detector import onnx_session
 
         self.path = Path(path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's errors are untyped
-            raise KwsError(f"{self.path}: onnxruntime cannot load the head ({str(exc).splitlines()[0]})") from None
+        self._session = onnx_session(self.path, threads, "the head")
         names_in = [i.name for i in self._session.get_inputs()]
         names_out = [o.name for o in self._session.get_outputs()]
         if names_in != [INPUT] or names_out != [OUTPUT]:

