@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.embedding.speech import MEL_SHA256, EMBEDDING_SHA256, speech_embedding
-from kws.eval.benchmark import evaluate_engine
+from kws.frontend import FrontendParams
 from kws.eval.engines import KwsEngine
 from kws.eval.scoring import curve, miss_at_fa
 from kws.model.sidecar import ModelMeta, sha256_of, sidecar_path
@@ -94,7 +94,7 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
 
     started = time.monotonic()
     model_path = Path(model_path or cfg.path(cfg.out))
-    keyword = ModelMeta.load(model_path, __import__("kws.frontend", fromlist=["FrontendParams"]).FrontendParams()).keyword
+    keyword = ModelMeta.load(model_path, FrontendParams()).keyword
     embedding = speech_embedding()
     cache = NegativeCache(cfg.head.cache_dir, embedding)
     log(f"negative embeddings: {cache.folder}")
@@ -152,7 +152,7 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     meta["training"]["second_stage"]["cache_hours"] = cache_summary["total_hours"]
     meta["training"]["second_stage"]["best_step"] = fit_info["best_step"]
     sidecar_path(model_path).write_text(json.dumps(meta, indent=2) + "\n")
-    ModelMeta.load(model_path, __import__("kws.frontend", fromlist=["FrontendParams"]).FrontendParams())
+    ModelMeta.load(model_path, FrontendParams())
     out = cfg.path(cfg.work_dir) / "head-summary.json"
     out.write_text(json.dumps(summary, indent=1, default=str))
     log(f"chose {best['stage']} ({', '.join(f'{k}={v}' for k, v in best.items() if k in ('first_threshold', 'rule'))}) "
