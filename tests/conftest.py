@@ -92,3 +92,23 @@ def embed(clips, background, gap_s=3.0):
         t += len(gap) + len(c)
     out.append(background[bg_pos:bg_pos + int(gap_s * SR)])
     return np.concatenate(out).astype(np.float32), spans
+
+
+def copy_model(folder, name="m", **sidecar) -> Path:
+    """The shipped alexa as ``folder/name.onnx`` + sidecar (keys overridden by ``sidecar``), with
+    its speech-embedding head beside it: tests that damage or edit a model work on this copy."""
+    import json
+    import shutil
+
+    from kws.model.detector import shipped_models_dir
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shipped_models_dir() / "alexa.onnx", folder / f"{name}.onnx")
+    meta = json.loads((shipped_models_dir() / "alexa.json").read_text())
+    meta.update(sidecar)
+    head = meta.get("second_stage", {}).get("head")
+    if head:
+        shutil.copy(shipped_models_dir() / head, folder / head)
+    (folder / f"{name}.json").write_text(json.dumps(meta))
+    return folder / f"{name}.onnx"

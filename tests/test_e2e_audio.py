@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.conftest import REPO, SR, embed
+from tests.conftest import REPO, SR, copy_model, embed
 
 pytestmark = pytest.mark.skipif(shutil.which("pulseaudio") is None and not os.environ.get("CI"),
                                 reason="pulseaudio not installed (.ci/run installs it)")
@@ -138,9 +138,8 @@ def test_listen_on_a_virtual_microphone(pulse, tmp_path, alexa_test_clips, backg
 def test_a_reload_that_fails_in_any_way_keeps_the_daemon_detecting(pulse, tmp_path, alexa_test_clips,
                                                                    background_speech):
     from kws.model.detector import shipped_models_dir
-    model = tmp_path / "m.onnx"
-    shutil.copy(shipped_models_dir() / "alexa.onnx", model)
-    sidecar = json.loads((shipped_models_dir() / "alexa.json").read_text())
+    model = copy_model(tmp_path)
+    sidecar = json.loads((tmp_path / "m.json").read_text())
     (tmp_path / "m.json").write_text(json.dumps(sidecar))
     (tmp_path / "badcb.py").write_text("def on_wake(d)\n    pass\n")  # a SyntaxError
     cfg = tmp_path / "kws.yaml"
@@ -213,7 +212,7 @@ def test_meter_draws_in_a_terminal(pulse, tmp_path, alexa_test_clips, background
     text = out.decode(errors="replace")
     levels = [float(x) for x in re.findall(r"(-?\d+\.\d) dBFS", text)]
     from kws.model import KeywordModel
-    thr = f"{KeywordModel('alexa').meta.threshold:.2f}"  # the shipped sidecar's threshold, as the meter shows it
+    thr = f"{KeywordModel('alexa').threshold:.2f}"  # the shipped model's (its stage's) threshold, as the meter shows it
     probabilities = [float(x) for x in re.findall(r"(\d\.\d{3}) \(peak \d\.\d\d, thr " + re.escape(thr) + r"\)", text)]
     assert "input level" in text and "alexa" in text, text[-2000:]
     assert levels and max(levels) > -60, levels  # the played speech reached the meter

@@ -17,7 +17,7 @@ from kws.config import load_config
 from kws.daemon.notify import Notifier
 from kws.daemon.service import Service
 from kws.model.detector import shipped_models_dir
-from tests.conftest import embed
+from tests.conftest import copy_model, embed
 from tests.fakes import ArraySource
 from tests.test_listener import wait_for
 
@@ -58,9 +58,7 @@ def test_ready_watchdog_and_detections(audio, tmp_path):
 
 
 def test_reload_rejects_bad_config_and_corrupt_model_then_accepts_good(audio, tmp_path, caplog):
-    model = tmp_path / "m.onnx"
-    shutil.copy(shipped_models_dir() / "alexa.onnx", model)
-    shutil.copy(shipped_models_dir() / "alexa.json", tmp_path / "m.json")
+    model = copy_model(tmp_path)
     cfg_path = tmp_path / "kws.yaml"
     cfg_path.write_text(f"models: [{model}]\nactions: {{chime: false, json: false}}\n")
     cfg = load_config(cfg_path)
@@ -228,9 +226,8 @@ def test_reload_applies_log_level_save_detections_and_metrics_port(audio, tmp_pa
 
 def test_reload_keeps_the_running_pipeline_on_any_failure(audio, tmp_path, caplog):
     """A sidecar the new Spotter cannot use, a callback module that does not compile, a port in use."""
-    model = tmp_path / "m.onnx"
-    shutil.copy(shipped_models_dir() / "alexa.onnx", model)
-    sidecar = json.loads((shipped_models_dir() / "alexa.json").read_text())
+    model = copy_model(tmp_path)
+    sidecar = json.loads((tmp_path / "m.json").read_text())
     (tmp_path / "badcb.py").write_text("def on_wake(d)\n    pass\n")
     sys.path.insert(0, str(tmp_path))
     cfg_path = tmp_path / "kws.yaml"
@@ -284,5 +281,5 @@ def test_meter_shows_level_and_probability_against_threshold():
     console = Console(width=100, record=True)
     console.print(Meter(svc).render())
     text = console.export_text()
-    thr = svc.listener.spotter.models[0].meta.threshold  # the shipped sidecar's threshold
+    thr = svc.listener.spotter.models[0].threshold  # the shipped model's threshold (its stage's: cascade)
     assert "-32.0 dBFS" in text and "alexa" in text and "0.500" in text and f"thr {thr:.2f}" in text

@@ -40,6 +40,7 @@ BLOCK_SAMPLES = MEL_WINDOW + (BLOCK_FRAMES - 1) * HOP  # 992
 BLOCK_STEP = BLOCK_FRAMES * HOP  # 640
 EMBEDDING_FRAMES = 76
 EMBEDDING_STRIDE_FRAMES = 8
+EMBED_BATCH = 256  # windows per call of the embedding graph when a whole recording is embedded
 EMBEDDING_STEP = EMBEDDING_STRIDE_FRAMES * HOP  # 1280 samples = 80 ms between embeddings
 EMBEDDING_SPAN = MEL_WINDOW + (EMBEDDING_FRAMES - 1) * HOP  # 12,512 samples one embedding hears
 N_MELS, N_EMBEDDING = 32, 96
@@ -115,8 +116,14 @@ class SpeechEmbedding:
         n = 0 if len(frames) < EMBEDDING_FRAMES else 1 + (len(frames) - EMBEDDING_FRAMES) // EMBEDDING_STRIDE_FRAMES
         if n == 0:
             return np.zeros((0, N_EMBEDDING), np.float32)
-        idx = np.arange(n)[:, None] * EMBEDDING_STRIDE_FRAMES + np.arange(EMBEDDING_FRAMES)
-        return self.embed_frames(frames[idx])
+        # In batches: one call on an hour's 45,000 windows would hold gigabytes of activations
+        # (and onnxruntime's arena keeps what it once needed), where 256 at a time need ~100 MB.
+        offsets = np.arange(EMBEDDING_FRAMES)
+        out = np.empty((n, N_EMBEDDING), np.float32)
+        for a in range(0, n, EMBED_BATCH):
+            starts = np.arange(a, min(n, a + EMBED_BATCH))[:, None] * EMBEDDING_STRIDE_FRAMES
+            out[a:a + len(starts)] = self.embed_frames(frames[starts + offsets])
+        return out
 
     def embeddings(self, audio: np.ndarray) -> np.ndarray:
         """Embeddings of a whole recording: embedding k hears samples [1280 k, 1280 k + 12512)."""
