@@ -68,10 +68,17 @@ def test_negative_cache_is_reused_and_rebuilt_when_a_source_or_the_embedding_cha
     assert first["computed_now"] == len(items) > 0
     _, second = cache.build(root, ("none", "telephone"))
     assert second["computed_now"] == 0
+    # The data folder copied elsewhere (new path, new times): still the same sources.
+    import shutil
+    moved = tmp_path / "copied"
+    shutil.copytree(root, moved)
+    for g in moved.rglob("*"):
+        os.utime(g, ns=(7, 7))
+    _, copied = cache.build(moved, ("none", "telephone"))
+    assert copied["computed_now"] == 0
     # One background file changes: only its items are computed again.
     f = root / "background" / "noise" / "hum_000.ogg"
-    sf.write(str(f), np.zeros(16000 * 6, np.float32), 16000)
-    os.utime(f, ns=(1, 1))
+    sf.write(str(f), np.full(16000 * 6, 0.01, np.float32), 16000)
     _, third = cache.build(root, ("none", "telephone"))
     assert third["computed_now"] == 2  # that file, plain and augmented
     # Another embedding (another sha256): another folder, everything computed again.

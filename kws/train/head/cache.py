@@ -6,7 +6,7 @@ channel), every word's recordings strung together (a word's own are left out whe
 trains), and the sentences of sentences/wuw with their keyword's time kept so that a word's
 head never learns its own word as a negative.  Each item is one float16 array of embeddings
 (about 4 MB per hour) under ``<cache>/<embedding sha256s>/``; its name is a hash of its
-source files (path, size, mtime), its augmentation and the seed, so an item is rebuilt only
+source files (path in the data root, size, content sha256), its augmentation and the seed, so an item is rebuilt only
 when a source or the embedding changes, and a second word (or a second seed) reuses them all.
 The test split is never read.
 """
@@ -40,7 +40,7 @@ class Item:
     kind: str  # background | words | sentences
     split: str
     augmentation: str
-    sources: list  # [path, size, mtime_ns] of each source file
+    sources: list  # [path in the data root, size, sha256] of each source file
     word: str = ""  # words: whose recordings; sentences: the keyword said in them
     spans_s: list = field(default_factory=list)  # sentences: (start, end) of the keyword, in the item's time
     embeddings: int = 0
@@ -58,9 +58,11 @@ class Item:
         return ok
 
 
-def _stat(path: Path) -> list:
-    st = path.stat()
-    return [str(path), st.st_size, st.st_mtime_ns]
+def _identity(path: Path, base: Path) -> list:
+    """[path inside the data root, size, sha256 of the bytes]: the same files copied elsewhere,
+    or again with new times, are the same sources (the data folder is 0.2 GB: hashing is ~1 s)."""
+    data = path.read_bytes()
+    return [Path(os.path.relpath(path.resolve(), base.resolve())).as_posix(), len(data), hashlib.sha256(data).hexdigest()]
 
 
 def _key(sources: list, kind: str, split: str, augmentation: str, word: str, seed: int) -> str:
@@ -146,7 +148,7 @@ class NegativeCache:
 
         def add(kind, split, aug, paths, word, make, spans=()):
             nonlocal computed
-            sources = [_stat(p) for p in paths]
+            sources = [_identity(Path(p), base) for p in paths]
             key = _key(sources, kind, split, aug, word, seed)
             item = self._cached(key)
             if item is None:
