@@ -115,6 +115,28 @@ def test_cascade_asks_the_head_only_when_the_detector_fires(tmp_path, alexa_test
     assert len(scores) == len(probs)
 
 
+def test_a_shared_memo_answers_repeated_asks_without_running_the_head(tmp_path, alexa_test_clips, room_noise,
+                                                                     monkeypatch):
+    from kws.filemode import run_audio
+    from kws.model import KeywordModel
+    from kws.spotter import Spotter
+
+    path = _model_with_head(tmp_path, "cascade", first_threshold=0.6, threshold=0.2)
+    audio, _ = embed(alexa_test_clips[:3], np.resize(room_noise, 16000 * 30) * 0.3)
+    _, (plain,) = run_audio(Spotter([KeywordModel(path)]), audio)
+    memo, runs = {}, []
+    first = Spotter([KeywordModel(path)])
+    first.streams[0].memo = memo
+    _, (a,) = run_audio(first, audio)
+    second = Spotter([KeywordModel(path)])
+    second.streams[0].memo = memo
+    head = second.streams[0].model.head
+    monkeypatch.setattr(second.streams[0].model, "head", lambda x: runs.append(1) or head(x))
+    _, (b,) = run_audio(second, audio)
+    assert np.array_equal(plain, a) and np.array_equal(plain, b)
+    assert len(memo) > 0 and runs == [] and second.streams[0].asked == first.streams[0].asked > 0
+
+
 def test_a_head_trained_on_another_embedding_is_refused_with_one_line(tmp_path):
     path = _model_with_head(tmp_path, "cascade")
     meta = json.loads(path.with_suffix(".json").read_text())

@@ -19,6 +19,7 @@ sha256 of the two embedding graphs it was trained on; loading refuses any mismat
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -137,7 +138,11 @@ class CascadeStream:
         self.first = Trigger(TriggerParams(threshold=s.first_threshold, consecutive=model.meta.consecutive,
                                            refractory_steps=0))
         self.embedding = speech_embedding()
-        self.asked = 0  # how often the head ran (its cost)
+        self.asked = 0  # how often the head is asked (its cost in a stream)
+        # Answers by segment, when a caller shares one dict between cascades of the same head
+        # (kws.train.head scores one dev set at several first-stage thresholds and rules: the
+        # asks of a higher threshold are a subset of a lower one's).
+        self.memo: dict | None = None
 
     def reset(self) -> None:
         self.detector.reset()
@@ -160,7 +165,15 @@ class CascadeStream:
     def ask(self, segment: np.ndarray) -> float:
         """The head's probability for the 1.98 s of audio ending where the detector fired."""
         self.asked += 1
-        return float(self.model.head(self.embedding.embeddings(segment)[None])[0])
+        key = None
+        if self.memo is not None:
+            key = hashlib.blake2b(np.ascontiguousarray(segment).tobytes(), digest_size=16).digest()
+            if key in self.memo:
+                return self.memo[key]
+        p = float(self.model.head(self.embedding.embeddings(segment)[None])[0])
+        if key is not None:
+            self.memo[key] = p
+        return p
 
 
 STREAMS = {"gru": GruStream, "head": HeadStream, "cascade": CascadeStream}

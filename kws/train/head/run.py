@@ -68,12 +68,14 @@ def measure_stages(model_path: Path, stage_base: dict, bench, cfg, log) -> list[
     if "cascade" in cfg.head.modes:
         candidates += [("cascade", {"mode": "cascade", "first_threshold": float(t1), "rule": rule})
                        for t1 in cfg.head.first_thresholds for rule in cfg.head.rules]
-    rows = []
+    rows, memo = [], {}
     for stage, extra in candidates:
         meta = dict(base_meta, second_stage={**stage_base, **extra})
         sidecar_path(cand_model).write_text(json.dumps(meta, indent=2) + "\n")
         t0 = time.monotonic()
         engine = KwsEngine(cand_model, stage=stage)
+        if stage == "cascade":
+            engine.spotter.streams[0].memo = memo  # one head: each segment is asked once
         points = score_engine(engine, bench)
         row = summarize(points, bench)
         metric, misses = mean_miss(points)
