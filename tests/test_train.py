@@ -484,3 +484,25 @@ def test_train_a_new_word_on_your_own_background_without_the_data_folder(tmp_pat
     assert side["keyword"] == "hey computer"
     assert side["training"]["background"] == [str(bg)] and side["training"]["data_root"] is None
     assert KeywordModel(tmp_path / "hc.onnx") is not None and (tmp_path / "hc-report.md").is_file()
+
+
+def test_dev_selection_scores_each_stream_as_the_runtime_does(exported):
+    """Epochs are chosen on what ships: the selector runs every dev stream start to end with the
+    state carried (chunks, streams of different lengths side by side), so its probabilities are
+    the exported graph's through onnxruntime, step for step."""
+    from types import SimpleNamespace
+
+    from kws.filemode import run_audio
+    from kws.spotter import Spotter
+    from kws.train.select import DevSelector
+
+    net, path = exported
+    rng = np.random.default_rng(5)
+    audios = [(rng.standard_normal(n) * 0.1).astype(np.float32) for n in (16000 * 20, 16000 * 7 + 123)]
+    bench = SimpleNamespace(streams=[(f"s{i}", "negatives", SimpleNamespace(audio=a, labels=[], hours=len(a) / 16000 / 3600))
+                                     for i, a in enumerate(audios)])
+    selector = DevSelector(bench, FrontendParams(), net.p.stride, chunk_steps=50)  # 20 s = 13 chunks
+    scored = selector.scored(net)
+    for a, s in zip(audios, scored):
+        _, (runtime,) = run_audio(Spotter([KeywordModel(path)]), a, tail_pad_s=0)
+        assert len(s.probs) == len(runtime) and np.max(np.abs(s.probs - runtime)) < 1e-4
