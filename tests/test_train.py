@@ -506,3 +506,47 @@ def test_dev_selection_scores_each_stream_as_the_runtime_does(exported):
     for a, s in zip(audios, scored):
         _, (runtime,) = run_audio(Spotter([KeywordModel(path)]), a, tail_pad_s=0)
         assert len(s.probs) == len(runtime) and np.max(np.abs(s.probs - runtime)) < 1e-4
+
+
+def test_dev_selection_metric_on_hand_made_scores():
+    """The number epochs are chosen by: the mean of the miss at the target rate, twice it and
+    four times it, here on scores written by hand (one dev hour, four words)."""
+    from types import SimpleNamespace
+
+    from kws.train.select import DevSelector
+
+    sr, step_s = 16000, 0.03
+    kw_audio, neg_audio = np.zeros(sr * 40, np.float32), np.zeros(sr * 20, np.float32)
+    words = [(5.0, 6.0), (15.0, 16.0), (25.0, 26.0), (35.0, 36.0)]
+    bench = SimpleNamespace(streams=[
+        ("alone", "alone", SimpleNamespace(audio=kw_audio, labels=words, hours=40 / 3600)),
+        ("bg", "negatives", SimpleNamespace(audio=neg_audio, labels=[], hours=1.0 - 40 / 3600))])
+    sel = DevSelector(bench, FrontendParams(), 3, consecutive=3, chunk_steps=100)
+
+    def scores(n, bursts):  # (time s, peak) -> three steps at that probability
+        p = np.zeros(n, np.float32)
+        for t, peak in bursts:
+            i = int(t / step_s)
+            p[i:i + 3] = peak
+        return p
+    n_kw, n_bg = (len(f) // 3 for _, _, f, _ in sel.streams)
+    wanted = [scores(n_kw, [(5.5, 0.99), (15.5, 0.95), (25.5, 0.7)]),  # the fourth word is never heard
+              scores(n_bg, [(4.0, 0.97), (12.0, 0.8)])]  # two false alarms in the hour
+
+    class Fake(torch.nn.Module):
+        def initial_state(self, batch):
+            return (torch.zeros(1),)
+
+        def forward(self, x, at):
+            a, n = int(at), x.shape[1] // 3
+            out = np.zeros((x.shape[0], n), np.float32)
+            for k, w in enumerate(wanted):
+                piece = w[a:a + n]
+                out[k, :len(piece)] = piece
+            return torch.from_numpy(out), at + n
+
+    got = sel.evaluate(Fake(), target=0.5)
+    # 0.5 FA/h allows none: above 0.97 only word 1 -> 3 of 4 missed; 1 FA/h: above 0.8 -> 2 of 4;
+    # 2 FA/h: 0.7 passes -> 1 of 4.
+    assert got["dev_miss_0.5"] == 0.75 and got["dev_miss_1"] == 0.5 and got["dev_miss_2"] == 0.25
+    assert got["dev_miss_around"] == 0.5
