@@ -54,7 +54,7 @@ def parse_blend(name: str) -> list[tuple[str, float]]:
 def draw_blend(rng: np.random.Generator, voices=ENGLISH, min_weight: float = 0.1) -> str:
     """A new speaker: two or three distinct voices with random weights (each at least
     ``min_weight``, two decimals, summing to 1)."""
-    k = int(rng.integers(2, 4))
+    k = int(rng.integers(2, min(3, len(voices)) + 1))
     chosen = [voices[int(i)] for i in rng.choice(len(voices), size=k, replace=False)]
     w = np.round(min_weight + (1 - min_weight * k) * rng.dirichlet(np.ones(k)), 2)
     w[-1] = round(1 - float(w[:-1].sum()), 2)
