@@ -34,7 +34,7 @@ def main(config, clips):
 
     cfg = load_train_config(config)
     pos, neg = (None, None)
-    if cfg.word:  # the synthesised clips come from the work folder's cache when it has them
+    if cfg.word:  # the synthesised clips come from the clip cache (tts_cache_dir) when it has them
         pos, neg, _ = synthesize_positives(cfg, log=lambda m: click.echo(m, err=True))
     corpus = load_corpus(cfg.data, extra_positives=pos, extra_negatives=neg)
     ds = ClipDataset(split_data(corpus, "train", cfg.synth.real_share), cfg.synth, FrontendParams(),

@@ -473,6 +473,7 @@ def test_train_a_new_word_on_your_own_background_without_the_data_folder(tmp_pat
         (bg / kind / name).write_bytes((TEST_DATA / "background" / name).read_bytes())
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text("tts_positives: 40\ntts_negatives: 10\ntts_confusable_words: 5\ntts_random_words: 10\n"
+                   f"tts_cache_dir: {tmp_path / 'tts-cache'}\n"
                    "synth: {train_clips_per_epoch: 96, dev_clips: 32, clip_s: 2.0}\n"
                    "net: {conv_channels: 16, gru_hidden: 16, gru_layers: 1}\n"
                    "fit: {epochs: 1, batch_size: 16, workers: 0, mine_from_epoch: 0}\neval: {snr_db: [10.0]}\n")
@@ -480,6 +481,9 @@ def test_train_a_new_word_on_your_own_background_without_the_data_folder(tmp_pat
                         "--background", str(bg), "--out", str(tmp_path / "hc.onnx")], capture_output=True, text=True,
                        cwd=tmp_path, timeout=1200, env={**os.environ, "KWS_DATA_ROOT": str(tmp_path / "no-data")})
     assert r.returncode == 0, r.stderr[-3000:]
+    # no data folder, so no Kokoro voices: said in one line, and the other engines did the work
+    kokoro = [line for line in r.stderr.splitlines() if "kokoro:" in line]
+    assert len(kokoro) == 1 and "continuing with the other engines" in kokoro[0], kokoro
     side = json.loads((tmp_path / "hc.json").read_text())
     assert side["keyword"] == "hey computer"
     assert side["training"]["background"] == [str(bg)] and side["training"]["data_root"] is None

@@ -70,7 +70,8 @@ def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tts_synth, "synthesize", spy)
     cfg = load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": 6, "tts_negatives": 6,
-                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path)})
+                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path),
+                                   "tts_cache_dir": str(tmp_path / "tts-cache")})
     pos, neg, summary = tts_synth.synthesize_positives(cfg, log=lambda m: None)
     assert read[0] == (["onward"], 6)  # positives are read as said
     assert {u.word for u in pos["train"] + pos["dev"]} == {"onword"}  # and named after the word
@@ -93,6 +94,7 @@ def test_short_text_only_training_run_learns(tmp_path, data_root):
         "word": "hey computer", "tts_positives": 240, "tts_negatives": 80, "tts_confusable_words": 20,
         "tts_random_words": 60,
         "out": str(tmp_path / "hey_computer.onnx"), "work_dir": str(tmp_path / "work"),
+        "tts_cache_dir": str(tmp_path / "tts-cache"),
         "data.root": str(data_root), "data.keyword": "", "data.max_negatives_per_word": 25,
         "data.max_background_files": 2, "synth.train_clips_per_epoch": 1200, "synth.dev_clips": 200,
         "synth.clip_s": 3.0, "net.conv_channels": 48, "net.gru_hidden": 48, "net.gru_layers": 1,

@@ -123,6 +123,17 @@ class HeadConfig:
 
 
 @dataclass
+class KokoroConfig:
+    """Kokoro-82M neural voices in text-only training (kws.train.tts.kokoro)."""
+    share: float = 0.5  # share of all synthetic clips (positives and negatives) Kokoro reads; 0 = off
+    voices_dir: str = ""  # the voices' NAME.npy files; "" = <data root>/tts/kokoro
+    require: bool = False  # true: missing model package or voices fail the run instead of being skipped
+    blend_share: float = 0.5  # share of English Kokoro clips read by a new speaker (2-3 voices mixed); 0 = off
+    accented_share: float = 0.1  # share of Kokoro clips read by a non-English voice (accented); 0 = off
+    speed: list = field(default_factory=lambda: [0.8, 1.25])
+
+
+@dataclass
 class TrainConfig:
     out: str = "models/alexa.onnx"
     work_dir: str = "runs/alexa"
@@ -137,6 +148,11 @@ class TrainConfig:
     tts_confusable_words: int = 40
     tts_random_words: int = 1500  # everyday words/phrases in synthetic voices, as negatives
     tts_noncommercial: bool = False  # MBROLA voices and RHVoice evgeniy-eng/lyubov: opt-in
+    # Draws engine, voice and prosody of each synthetic clip; apart from fit.seed, so that another
+    # training seed finds the same clips in the cache.
+    tts_seed: int = 1234
+    tts_cache_dir: str = "~/.cache/kws/tts"  # one file per synthesised clip, shared by all runs; "" = none
+    kokoro: KokoroConfig = field(default_factory=KokoroConfig)
     # Train a multi-word encoder (kws.train.encoder) on these words' recordings instead of a
     # detector; ``out`` is then the encoder's .pt file.
     encoder_words: list = field(default_factory=list)
@@ -174,5 +190,17 @@ def load_train_config(path: str | Path | None, overrides: dict | None = None) ->
     if cfg.fit.loss not in LOSSES:
         from kws.errors import KwsError
         raise KwsError(f"{where}: fit.loss must be one of {', '.join(map(repr, LOSSES))}, got {cfg.fit.loss!r}")
+    _check_kokoro(cfg.kokoro, where)
     cfg.base_dir = Path.cwd()
     return cfg
+
+
+def _check_kokoro(k: KokoroConfig, where: str) -> None:
+    from kws.errors import KwsError
+    for key in ("share", "blend_share", "accented_share"):
+        if not 0 <= getattr(k, key) <= 1:
+            raise KwsError(f"{where}: kokoro.{key} must be between 0 and 1, got {getattr(k, key)!r}")
+    sp = k.speed
+    if not (len(sp) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in sp)
+            and 0.5 <= sp[0] <= sp[1] <= 2.0):
+        raise KwsError(f"{where}: kokoro.speed must be [low, high] with 0.5 <= low <= high <= 2, got {sp!r}")

@@ -120,10 +120,25 @@ def _tts_section(tts: dict | None) -> str:
     if not tts:
         return ""
     engines = ", ".join(f"{e} {n}" for e, n in sorted(tts["engines"].items(), key=lambda x: -x[1]))
-    return "\n".join([
+    lines = [
         "## Synthetic speech", "",
         *([f"- said as: {', '.join(repr(t) for t in tts['said_as'])}"] if tts.get("said_as") else []),
         f"- positives: {tts['positives']} clips ({tts['distinct_positives']} distinct by content hash); engines: {engines}",
         f"- non-commercial voices (MBROLA, RHVoice evgeniy-eng/lyubov): {'used' if tts['noncommercial_voices'] else 'not used'}",
         f"- negatives: {tts['negatives']} clips: confusables ({', '.join(tts['confusable_texts'])}) and "
-        f"{tts.get('random_word_clips', 0)} clips of random everyday words and phrases"])
+        f"{tts.get('random_word_clips', 0)} clips of random everyday words and phrases"]
+    if "kokoro_share" in tts:
+        lines.append(f"- Kokoro's share of the clips drawn: {100 * tts['kokoro_share']:.0f}%"
+                     + ("" if tts["kokoro_share"] else " (not used)"))
+    if "cache" in tts:
+        c = tts["cache"]
+        lines.append(f"- clip cache `{c['folder']}`: {c['found']} clips found, {c['synthesised']} synthesised")
+    if tts.get("voices"):
+        lines += ["", "| engine | positives | negatives | voices of the positives (clips) |", "|---|---|---|---|"]
+        negs = tts.get("negative_engines", {})
+        for engine in sorted(set(tts["engines"]) | set(negs), key=lambda e: -tts["engines"].get(e, 0)):
+            mine = sorted(((v.split(":", 1)[1], n) for v, n in tts["voices"].items() if v.split(":")[0] == engine),
+                          key=lambda x: (-x[1], x[0]))
+            shown = ", ".join(f"{v} {n}" for v, n in mine[:8]) + (f", … {len(mine) - 8} more" if len(mine) > 8 else "")
+            lines.append(f"| {engine} | {tts['engines'].get(engine, 0)} | {negs.get(engine, 0)} | {shown} |")
+    return "\n".join(lines)

