@@ -123,7 +123,7 @@ def child(engine_name: str, audio_path: str, meta_path: str) -> dict:
         mic_cpu = mic_blocks(engine, f)
     th = RECOMMENDED[engine_name]
     if th is None:
-        th = engine.model.meta.threshold
+        th = engine.model.threshold  # the stage's own (a cascade's score threshold)
     times = engine.frame_times(n)
     fires = times[trigger_fires(scores, engine.trigger(th))]
     lat = detection_latencies(list(fires), meta["labels"], meta["word_ends"])
