@@ -76,6 +76,10 @@ class Spotter:
         self.embeddings = StreamingEmbedding() if any(m.needs_embeddings for m in self.models) else None
         self.history = AudioHistory() if any(m.needs_history for m in self.models) else None
         self.last_probability = {m.keyword: 0.0 for m in self.models}
+        # The meter's "peak": the highest recent score, decaying by 1 % a step.  A cascade scores
+        # only the few steps where its detector fired, which a meter drawn a few times a second
+        # would miss if it looked only at the latest step.
+        self.peak_probability = {m.keyword: 0.0 for m in self.models}
         self.samples_seen = 0  # the stream's clock
         self._start_sample = 0  # where this Spotter's own audio began on that clock
         self._steps = [0] * len(self.models)  # score steps each model has given since reset
@@ -135,6 +139,8 @@ class Spotter:
             all_probs.append(probs)
             if probs.size:
                 self.last_probability[model.keyword] = float(probs[-1])
+                decayed = self.peak_probability[model.keyword] * 0.99 ** len(probs)
+                self.peak_probability[model.keyword] = max(float(probs.max()), decayed)
             for i, p in enumerate(probs):
                 score = trigger.update(p)
                 if score is not None:

@@ -213,7 +213,9 @@ def test_meter_draws_in_a_terminal(pulse, tmp_path, alexa_test_clips, background
     levels = [float(x) for x in re.findall(r"(-?\d+\.\d) dBFS", text)]
     from kws.model import KeywordModel
     thr = f"{KeywordModel('alexa').threshold:.2f}"  # the shipped model's (its stage's) threshold, as the meter shows it
-    probabilities = [float(x) for x in re.findall(r"(\d\.\d{3}) \(peak \d\.\d\d, thr " + re.escape(thr) + r"\)", text)]
+    # The peak column: a cascade scores only the steps where its detector fired, which the
+    # latest-step value shown a few times a second rarely catches.
+    probabilities = [float(x) for x in re.findall(r"\d\.\d{3} \(peak (\d\.\d\d), thr " + re.escape(thr) + r"\)", text)]
     assert "input level" in text and "alexa" in text, text[-2000:]
     assert levels and max(levels) > -60, levels  # the played speech reached the meter
     assert probabilities and max(probabilities) > 0.5, probabilities[-20:]  # and so did the keyword

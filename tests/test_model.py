@@ -120,3 +120,15 @@ def test_step_clock_first_step_after_is_the_first_step_that_has_seen_the_sample(
         assert j == 0 or clock.step_end_sample(j - 1) < sample
     times = clock.step_end_time(np.arange(3))
     assert np.allclose(times, [c / 16000 for c in (400, 880, 1360)])
+
+
+def test_spotter_peak_holds_the_highest_recent_score_for_the_meter(alexa_test_clips, room_noise):
+    spotter = Spotter([KeywordModel("alexa", stage="gru")])
+    audio, _ = embed(alexa_test_clips[:1], np.resize(room_noise, 16000 * 6) * 0.3)
+    best, peaks = 0.0, []
+    for i in range(0, len(audio) - 1600 + 1, 1600):
+        _, (p,) = spotter.process_scores(audio[i:i + 1600])
+        best = max(best * 0.99 ** len(p), float(p.max()) if p.size else 0.0)
+        peaks.append(spotter.peak_probability["alexa"])
+        assert abs(peaks[-1] - best) < 1e-6 and peaks[-1] >= spotter.last_probability["alexa"]
+    assert max(peaks) > 0.9 and peaks[-1] < max(peaks)  # the word's score, then decaying

@@ -24,7 +24,6 @@ class Meter:
 
     def __init__(self, service, console: Console | None = None):
         self.service = service
-        self._peak = {}
         self._live = Live(console=console or Console(stderr=True), refresh_per_second=10, transient=True)
 
     def start(self):
@@ -44,8 +43,7 @@ class Meter:
         t.add_row("input level", f"{level:6.1f} dBFS", _bar((level + 80) / 80))
         for model, trig in zip(spotter.models, spotter.triggers):
             p = spotter.last_probability.get(model.keyword, 0.0)
-            peak = max(p, self._peak.get(model.keyword, 0.0) * 0.97)
-            self._peak[model.keyword] = peak
+            peak = spotter.peak_probability.get(model.keyword, 0.0)
             style = "bold green" if p >= trig.params.threshold else ""
             t.add_row(f"[{style}]{model.keyword}[/]" if style else model.keyword,
                       f"{p:.3f} (peak {peak:.2f}, thr {trig.params.threshold:.2f})",
