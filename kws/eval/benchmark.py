@@ -34,7 +34,8 @@ FA_TARGETS = (0.1, 0.5, 1.0)
 DEFAULT_SNRS = (20.0, 10.0, 0.0)
 
 
-def _read(path) -> np.ndarray:
+def read_clipped(path) -> np.ndarray:
+    """A data-folder file as float32 in [-1, 1], quietly."""
     # Opus decodes can overshoot full scale slightly; clip so levels stay meaningful.
     return np.clip(read_audio(path, warn=lambda m: None), -1.0, 1.0)
 
@@ -79,12 +80,12 @@ def load_split_audio(root: str | Path, word: str, split: str, negatives: bool = 
     bg = split_background(audio_files(base / "background"))[split]
     if max_background_files:
         bg = bg[:max_background_files]
-    speech = [_read(p) for p in bg if p.parent.name == "speech"]
-    beds = [_read(p) for p in bg if p.parent.name != "speech"]
+    speech = [read_clipped(p) for p in bg if p.parent.name == "speech"]
+    beds = [read_clipped(p) for p in bg if p.parent.name != "speech"]
     rows = [r for r in sentence_rows(base) if session_split(r["session"]) == split]
     sentences, other_sentences = [], []
     for r in rows:
-        audio = _read(base / "sentences" / "wuw" / r["file"])
+        audio = read_clipped(base / "sentences" / "wuw" / r["file"])
         if r["keyword"] == word:
             sentences.append((audio, float(r["start_s"]), float(r["end_s"])))
         elif negatives:

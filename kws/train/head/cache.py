@@ -22,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.audio.files import read_audio
 from kws.embedding.speech import EMBEDDING_SPAN, EMBEDDING_STEP, SpeechEmbedding
-from kws.eval.benchmark import sentence_rows
+from kws.eval.benchmark import read_clipped, sentence_rows
 from kws.eval.splits import audio_files, data_root, load_split_clips, session_split, split_background
 from kws.train import augment
 
@@ -68,10 +67,6 @@ def _identity(path: Path, base: Path) -> list:
 def _key(sources: list, kind: str, split: str, augmentation: str, word: str, seed: int) -> str:
     text = json.dumps([sources, kind, split, augmentation, word, seed])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _read(path: Path) -> np.ndarray:
-    return np.clip(read_audio(path, warn=lambda m: None), -1.0, 1.0).astype(np.float32)
 
 
 def string_clips(clips: list[np.ndarray], rng) -> np.ndarray:
@@ -143,7 +138,7 @@ class NegativeCache:
 
         def beds_of(split):
             if split not in bed_audio:
-                bed_audio[split] = [_read(p) for p in beds[split]]
+                bed_audio[split] = [read_clipped(p) for p in beds[split]]
             return bed_audio[split]
 
         def add(kind, split, aug, paths, word, make, spans=()):
@@ -164,7 +159,7 @@ class NegativeCache:
             augs = augmentations if split == "train" else ("none",)  # dev: what the benchmark hears
             for path in bg[split]:
                 for aug in augs:
-                    add("background", split, aug, [path], "", lambda rng, p=path: _read(p))
+                    add("background", split, aug, [path], "", lambda rng, p=path: read_clipped(p))
             seen: dict = {}
             for folder in sorted(p for p in (base / "keywords").iterdir() if p.is_dir()):
                 clips = load_split_clips(folder, 0.15, 0.15, seen=seen)[split]
@@ -178,7 +173,7 @@ class NegativeCache:
             for word in sorted({r["keyword"] for r in rows}):
                 mine = [r for r in rows if r["keyword"] == word]
                 paths = [base / "sentences" / "wuw" / r["file"] for r in mine]
-                audios = [_read(p) for p in paths]  # 520 short files: cheap to read every time
+                audios = [read_clipped(p) for p in paths]  # 520 short files: cheap to read every time
                 spans, t, gap = [], 0.0, 0.3
                 for r, audio in zip(mine, audios):
                     spans.append((t + float(r["start_s"]), t + float(r["end_s"])))
