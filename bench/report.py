@@ -1,6 +1,10 @@
 """Fold bench/results/*.json into bench/RESULTS.md (the numbers come only from those runs).
 
     python -m bench.report
+
+What a run cannot write about itself (which model the row is and why, a one-off run by hand
+such as bench/aarch64.sh) lives in bench/results/notes/<section>.md and is folded in after its
+section, so that rebuilding this file never drops it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ def _pct(x):
 
 def _f(x, fmt="{:.1f}"):
     return "n/a" if x is None or x != x else fmt.format(x)
+
+
+def _note(name: str) -> list[str]:
+    p = R / "notes" / f"{name}.md"
+    return [p.read_text().rstrip("\n"), ""] if p.is_file() else []
 
 
 def build() -> str:
@@ -82,7 +91,8 @@ def build() -> str:
                          f"{r['rss_mb']:.0f} | {r['startup_s']:.2f} |")
         for name, why in lat.get("unavailable", {}).items():
             lines.append(f"| {name} | not available here: {why} | | | | | | | | | |")
-        lines += ["", "A negative latency means the engine fired before the end of speech as estimated from "
+        lines += [""] + _note("latency")
+        lines += ["A negative latency means the engine fired before the end of speech as estimated from "
                   "the clip's energy (last 10 ms frame within 30 dB of the loudest); a trailing breath or "
                   "room noise puts that estimate late."]
         if "paced" in lat:
@@ -106,7 +116,7 @@ def build() -> str:
                   f"- {soak['blocks']} blocks, {soak['detections']} detections",
                   "- the RSS includes the half hour of decoded audio the soak loops over; what matters is that "
                   "it stays flat", "", "![soak](soak.png)", ""]
-    lines += _filemode_memory()
+    lines += _filemode_memory() + _note("aarch64")
     return "\n".join(lines)
 
 
