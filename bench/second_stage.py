@@ -52,9 +52,9 @@ def run_stage(model_ref, stage, audio) -> dict:
         stream = spotter.streams[0]
         plain = CascadeStream.ask.__get__(stream)
 
-        def timed(segment):
+        def timed(recent, j):
             t = time.perf_counter()
-            out = plain(segment)
+            out = plain(recent, j)
             ask_wall.append(time.perf_counter() - t)
             return out
         stream.ask = timed
@@ -68,7 +68,9 @@ def run_stage(model_ref, stage, audio) -> dict:
     row = {"stage": stage, "audio_hours": round(hours, 3), "cpu_per_audio_s": cpu / (len(audio) / SR),
            "detections": detections}
     if stage == "cascade":
+        computed = spotter.recent.computed  # embeddings the asks computed (each once per stream)
         row.update(asks=len(ask_wall), asks_per_hour=len(ask_wall) / hours,
+                   embeddings_computed_per_hour=computed / hours,
                    ask_ms_p50=1000 * float(np.percentile(ask_wall, 50)) if ask_wall else None,
                    ask_ms_p90=1000 * float(np.percentile(ask_wall, 90)) if ask_wall else None,
                    ask_cpu_share_per_audio_s=sum(ask_wall) / (len(audio) / SR))

@@ -3,8 +3,8 @@
 audio chunks -> one StreamingLogMel -> each model's stream (kws.model.stages) -> its Trigger -> Detection
 
 Several keywords share the one front end, and the one speech embedding when their second
-stages need it (a stream of embedding windows for stage ``head``, the recent audio for
-stage ``cascade``).  ``Spotter.process`` takes chunks of any size;
+stages need it (a stream of embedding windows for stage ``head``, the recent audio and the
+embeddings asked of it for stage ``cascade``).  ``Spotter.process`` takes chunks of any size;
 the results do not depend on how the audio was chunked.
 """
 
@@ -15,11 +15,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kws.embedding.recent import RecentEmbeddings
 from kws.embedding.speech import StreamingEmbedding
 from kws.errors import AudioFormatError, KwsError
 from kws.frontend import FrontendParams, StreamingLogMel
 from kws.model import KeywordModel
-from kws.model.stages import AudioHistory
 from kws.trigger import Trigger, TriggerParams
 
 PROCESS_BLOCK = 160_000  # samples (10 s) per step inside one process() call
@@ -74,7 +74,7 @@ class Spotter:
         self.streams = [m.scores_stream() for m in self.models]
         self.triggers = [Trigger(t) for t in triggers]
         self.embeddings = StreamingEmbedding() if any(m.needs_embeddings for m in self.models) else None
-        self.history = AudioHistory() if any(m.needs_history for m in self.models) else None
+        self.recent = RecentEmbeddings() if any(m.needs_recent_audio for m in self.models) else None
         self.last_probability = {m.keyword: 0.0 for m in self.models}
         # The meter's "peak": the highest recent score, decaying by 1 % a step.  A cascade scores
         # only the few steps where its detector fired, which a meter drawn a few times a second
@@ -96,7 +96,7 @@ class Spotter:
 
     def reset(self) -> None:
         self.frontend.reset()
-        for shared in (self.embeddings, self.history):
+        for shared in (self.embeddings, self.recent):
             if shared is not None:
                 shared.reset()
         for s in self.streams:
@@ -131,11 +131,11 @@ class Spotter:
         self.samples_seen += len(samples)
         frames = self.frontend.push(samples)
         windows = self.embeddings.push(samples) if self.embeddings is not None else None
-        if self.history is not None:
-            self.history.push(samples)
+        if self.recent is not None:
+            self.recent.push(samples)
         detections, all_probs = [], []
         for model, stream, trigger, first_step in zip(self.models, self.streams, self.triggers, self._steps):
-            probs = stream.push(frames, windows, self.history)
+            probs = stream.push(frames, windows, self.recent)
             all_probs.append(probs)
             if probs.size:
                 self.last_probability[model.keyword] = float(probs[-1])

@@ -50,6 +50,39 @@ def test_mel_blocks_are_computed_one_per_call_because_the_graph_clips_over_its_w
     assert np.array_equal(one_by_one[3], emb.mel_blocks(blocks[3:4])[0])
 
 
+def test_recent_embeddings_give_the_streams_windows_and_compute_each_embedding_once(sample):
+    from kws.embedding.recent import RecentEmbeddings, window_at, window_end
+    from kws.embedding.speech import StreamingEmbedding
+
+    whole = StreamingEmbedding().push(sample)
+    recent = RecentEmbeddings()
+    asked = []
+    for start in range(0, len(sample), 1600):  # the microphone's 100 ms blocks
+        recent.push(sample[start:start + 1600])
+        j = window_at(recent.end - 500)  # a detector step lags the audio a little
+        if 0 <= j < len(whole):
+            assert window_end(j) <= recent.end - 500 < window_end(j + 1)
+            before = recent.computed
+            assert np.array_equal(recent.window(j), whole[j]), j
+            asked.append(recent.computed - before)
+            assert recent.window(j) is not None and recent.computed == before + asked[-1]  # asked again: nothing new
+    # The first ask computes its 16 embeddings; each later one only those 100 ms added (1 or 2).
+    assert asked[0] == 16 and max(asked[1:]) <= 2 and len(asked) > 10
+    assert len(recent._embeddings) <= 16 + (recent.KEEP // 1280) and len(recent._blocks) <= 2 + recent.KEEP // 640
+
+
+def test_recent_embeddings_refuse_audio_they_no_longer_hold(sample):
+    from kws.embedding.recent import RecentEmbeddings, window_at
+
+    recent = RecentEmbeddings()
+    for start in range(0, len(sample), 1600):
+        recent.push(sample[start:start + 1600])
+    with pytest.raises(ValueError, match="outside the history"):
+        recent.window(window_at(len(sample)) - 40)
+    with pytest.raises(ValueError, match="outside the history"):
+        recent.window(window_at(len(sample)) + 1)  # audio not yet pushed
+
+
 def _model_with_head(tmp_path, mode, **stage):
     """A copy of the shipped alexa detector with an untrained head beside it."""
     torch = pytest.importorskip("torch", reason="building a head needs the train extra")
@@ -113,6 +146,28 @@ def test_cascade_asks_the_head_only_when_the_detector_fires(tmp_path, alexa_test
     assert len(asked) > 0 and spotter.streams[0].asked == len(asked)
     assert set(np.flatnonzero(scores)) <= set(asked.tolist())
     assert len(scores) == len(probs)
+
+
+def test_a_cascade_asks_the_heads_own_window_scores(tmp_path, alexa_test_clips, room_noise):
+    # Where the cascade asks, its score (rule head) is the head-mode score of the newest
+    # window that step has heard: one head, one grid, whether run alone or behind the detector.
+    from kws.embedding.recent import window_at
+    from kws.filemode import run_audio
+    from kws.model import KeywordModel
+    from kws.spotter import Spotter
+
+    path = _model_with_head(tmp_path, "cascade", first_threshold=0.6, threshold=0.2, rule="head")
+    audio, _ = embed(alexa_test_clips[:3], np.resize(room_noise, 16000 * 30) * 0.3)
+    cascade = KeywordModel(path)
+    spotter = Spotter([cascade])
+    _, (scores,) = run_audio(spotter, audio)
+    _, (head,) = run_audio(Spotter([KeywordModel(path, stage="head")]), audio)
+    asked = np.flatnonzero(scores)
+    assert len(asked) > 3
+    windows = [window_at(cascade.detector_clock.step_end_sample(i)) for i in asked]
+    np.testing.assert_allclose(scores[asked], head[windows], rtol=1e-6)
+    # Asks on consecutive steps share their embeddings: far fewer computed than 16 per ask.
+    assert spotter.recent.computed < 16 * spotter.streams[0].asked / 2
 
 
 def test_a_shared_memo_answers_repeated_asks_without_running_the_head(tmp_path, alexa_test_clips, room_noise,

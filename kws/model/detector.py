@@ -165,8 +165,8 @@ class KeywordModel:
         return self.stage == "head"
 
     @property
-    def needs_history(self) -> bool:
-        """Stage ``cascade`` reads the recent audio when its detector fires."""
+    def needs_recent_audio(self) -> bool:
+        """Stage ``cascade`` reads the recent audio (kws.embedding.recent) when its detector fires."""
         return self.stage == "cascade"
 
     @property

@@ -5,8 +5,10 @@
   last 16 embeddings of the stream (openWakeWord's design).
 - ``cascade``: the detector runs on every step; when its own trigger fires at the lower
   ``first_threshold`` (``consecutive`` steps in a row, no refractory period: while it stays
-  high it asks again every ``consecutive`` steps), the head scores the 16 embeddings of the
-  1.98 s of audio that end at that step, computed then from the audio the stream holds.
+  high it asks again every ``consecutive`` steps), the head scores the newest head window the
+  step has heard (the 16 embeddings of the 1.98 s ending on head mode's 80 ms grid at or up to
+  80 ms before the step), computed then from the audio the stream holds, each mel block and
+  embedding once per stream (kws.embedding.recent): a window asked twice is answered once.
   The step's score is the head's probability (``rule: head``) or the mean of the detector's
   trigger score and the head's (``rule: mean``); every other step scores 0.  The model's
   trigger (threshold = the second stage's, one step, the refractory period) reads these
@@ -19,7 +21,6 @@ sha256 of the two embedding graphs it was trained on; loading refuses any mismat
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,8 +28,8 @@ import numpy as np
 
 from kws.configschema import load_dataclass
 from kws.embedding.head import EmbeddingHead
-from kws.embedding.speech import (EMBEDDING_SHA256, EMBEDDING_SPAN, EMBEDDING_STEP, MEL_SHA256, SEGMENT_SAMPLES,
-                                  speech_embedding)
+from kws.embedding.recent import window_at
+from kws.embedding.speech import EMBEDDING_SHA256, MEL_SHA256
 from kws.errors import KwsError
 from kws.trigger import Trigger, TriggerParams
 
@@ -77,30 +78,6 @@ class SecondStage:
         return stage
 
 
-class AudioHistory:
-    """The last samples of a stream, enough for a head segment ending anywhere in the newest
-    chunk or just before it (the front end and the detector lag the audio by under 0.1 s)."""
-
-    KEEP = SEGMENT_SAMPLES + 8000
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self) -> None:
-        self._audio = np.zeros(self.KEEP, np.float32)  # silence before the stream's start
-        self.end = 0  # samples pushed since reset
-
-    def push(self, samples: np.ndarray) -> None:
-        self._audio = np.concatenate([self._audio[-self.KEEP:], np.asarray(samples, np.float32)])
-        self.end += len(samples)
-
-    def segment_ending_at(self, end: int) -> np.ndarray:
-        start = len(self._audio) - (self.end - end) - SEGMENT_SAMPLES
-        if start < 0 or end > self.end:
-            raise ValueError(f"sample {end} is outside the history (now at {self.end})")
-        return self._audio[start:start + SEGMENT_SAMPLES]
-
-
 class GruStream:
     """Stage ``gru``: the detector's probabilities are the scores."""
 
@@ -111,7 +88,7 @@ class GruStream:
     def reset(self) -> None:
         self.detector.reset()
 
-    def push(self, frames, windows, history) -> np.ndarray:
+    def push(self, frames, windows, recent) -> np.ndarray:
         return self.detector.push(frames)
 
 
@@ -124,7 +101,7 @@ class HeadStream:
     def reset(self) -> None:
         pass
 
-    def push(self, frames, windows, history) -> np.ndarray:
+    def push(self, frames, windows, recent) -> np.ndarray:
         return self.model.head(windows)
 
 
@@ -137,8 +114,8 @@ class CascadeStream:
         s = model.second_stage
         self.first = Trigger(TriggerParams(threshold=s.first_threshold, consecutive=model.meta.consecutive,
                                            refractory_steps=0))
-        self.embedding = speech_embedding()
         self.asked = 0  # how often the head is asked (its cost in a stream)
+        self._last: tuple[int, float] | None = None  # (window, answer) of the latest ask
         # Answers by segment, when a caller shares one dict between cascades of the same head
         # (kws.train.head scores one dev set at several first-stage thresholds and rules: the
         # asks of a higher threshold are a subset of a lower one's).
@@ -148,8 +125,9 @@ class CascadeStream:
         self.detector.reset()
         self.first.reset()
         self.asked = 0
+        self._last = None
 
-    def push(self, frames, windows, history) -> np.ndarray:
+    def push(self, frames, windows, recent) -> np.ndarray:
         first_step = self.detector.steps_emitted
         probs = self.detector.push(frames)
         scores = np.zeros(len(probs), np.float32)
@@ -158,27 +136,27 @@ class CascadeStream:
             r = self.first.update(p)
             if r is None:
                 continue
-            h = self.ask(history.segment_ending_at(int(self.model.detector_clock.step_end_sample(first_step + i))))
+            h = self.ask(recent, window_at(self.model.detector_clock.step_end_sample(first_step + i)))
             scores[i] = h if rule == "head" else 0.5 * (r + h)
         return scores
 
-    def ask(self, segment: np.ndarray) -> float:
-        """The head's probability for the 1.98 s of audio ending where the detector fired."""
+    def ask(self, recent, j: int) -> float:
+        """The head's probability for window j of the stream (the newest one the step has heard)."""
         self.asked += 1
+        if self._last is not None and self._last[0] == j:
+            return self._last[1]  # asked again within the same 80 ms: the same window
         key = None
         if self.memo is not None:
-            key = hashlib.blake2b(np.ascontiguousarray(segment).tobytes(), digest_size=16).digest()
+            key = recent.key(j)
             if key in self.memo:
+                self._last = (j, self.memo[key])
                 return self.memo[key]
-        p = float(self.model.head(self.embedding.embeddings(segment)[None])[0])
+        p = float(self.model.head(recent.window(j)[None])[0])
         if key is not None:
             self.memo[key] = p
+        self._last = (j, p)
         return p
 
 
 STREAMS = {"gru": GruStream, "head": HeadStream, "cascade": CascadeStream}
 
-
-def head_window_end(step):
-    """Audio samples that head-mode output step ``step`` has heard (kws.embedding.StreamingEmbedding)."""
-    return step * EMBEDDING_STEP + EMBEDDING_SPAN
