@@ -7,6 +7,8 @@ the head is trained, and then the dev benchmark is scored through the runtime fo
 alone, the head alone, and the cascade at each first-stage threshold and rule.  The stage with
 the lowest mean miss over 0.1-2 false alarms per hour on dev is written into the sidecar (with
 its threshold at the target rate); the head file ``<model>.head.onnx`` sits beside the model.
+``--rescore`` keeps the head and only scores the stages again (after a change to how the
+runtime runs them).
 """
 
 from __future__ import annotations
@@ -92,7 +94,6 @@ def measure_stages(model_path: Path, stage_base: dict, bench, cfg, log) -> list[
 
 def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None) -> dict:
     from kws.train.data import load_corpus
-    from kws.train.evaluate import dev_benchmark
 
     started = time.monotonic()
     model_path = Path(model_path or cfg.path(cfg.out))
@@ -128,6 +129,26 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
         f"{len(dev_pos[0])} dev from {len(dev_utts)} clips ({time.monotonic() - t0:.0f} s)")
     net, fit_info = fit_head(train_pos, train_neg, dev_pos, dev_neg, cfg.head.fit, cfg.fit.seed, log=log)
     export_head(net, head_path(model_path))
+    summary = choose_stage(cfg, model_path, corpus, keyword, log)
+    summary.update(cache=cache_summary, negative_hours=hours, fit=fit_info,
+                   positives={"train_windows": int(len(train_pos)), "dev_windows": int(len(dev_pos[0]))},
+                   minutes=round((time.monotonic() - started) / 60, 1))
+    meta = json.loads(sidecar_path(model_path).read_text())
+    meta["training"]["second_stage"].update(negative_hours=hours, positives=summary["positives"],
+                                            minutes=summary["minutes"], cache_hours=cache_summary["total_hours"],
+                                            best_step=fit_info["best_step"])
+    sidecar_path(model_path).write_text(json.dumps(meta, indent=2) + "\n")
+    out = cfg.path(cfg.work_dir) / "head-summary.json"
+    out.write_text(json.dumps(summary, indent=1, default=str))
+    log(f"summary in {out}")
+    return summary
+
+
+def choose_stage(cfg, model_path: Path, corpus, keyword: str, log=print) -> dict:
+    """Score the detector, the head (beside the model) and the cascades on the dev benchmark
+    through the runtime, and write the best into the sidecar with its threshold."""
+    from kws.train.evaluate import dev_benchmark
+
     stage_base = {"head": head_path(model_path).name, "head_sha256": sha256_of(head_path(model_path)),
                   "mel_sha256": MEL_SHA256, "embedding_sha256": EMBEDDING_SHA256}
     log("building the dev benchmark streams")
@@ -145,20 +166,15 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     else:
         extra = {k: v for k, v in best.items() if k in ("mode", "first_threshold", "rule")}
         meta["second_stage"] = SecondStage(**stage_base, **extra, threshold=round(float(th if th is not None else 0.99), 4)).to_dict()
-    summary = {"keyword": keyword, "cache": cache_summary, "negative_hours": hours, "fit": fit_info,
-               "positives": {"train_windows": int(len(train_pos)), "dev_windows": int(len(dev_pos[0]))},
-               "dev_hours": bench.hours, "stages": [{k: v for k, v in r.items() if k != "row"} for r in rows],
-               "chosen": {k: v for k, v in best.items() if k != "row"}, "minutes": round((time.monotonic() - started) / 60, 1)}
-    meta.setdefault("training", {})["second_stage"] = {k: summary[k] for k in ("negative_hours", "positives", "stages",
-                                                                                "chosen", "minutes")}
-    meta["training"]["second_stage"]["cache_hours"] = cache_summary["total_hours"]
-    meta["training"]["second_stage"]["best_step"] = fit_info["best_step"]
+    summary = {"keyword": keyword, "dev_hours": bench.hours,
+               "stages": [{k: v for k, v in r.items() if k != "row"} for r in rows],
+               "chosen": {k: v for k, v in best.items() if k != "row"}}
+    meta.setdefault("training", {}).setdefault("second_stage", {}).update(
+        stages=summary["stages"], chosen=summary["chosen"])
     sidecar_path(model_path).write_text(json.dumps(meta, indent=2) + "\n")
     ModelMeta.load(model_path, FrontendParams())
-    out = cfg.path(cfg.work_dir) / "head-summary.json"
-    out.write_text(json.dumps(summary, indent=1, default=str))
     log(f"chose {best['stage']} ({', '.join(f'{k}={v}' for k, v in best.items() if k in ('first_threshold', 'rule'))}) "
-        f"for {model_path}; summary in {out}")
+        f"for {model_path}")
     return summary
 
 
@@ -169,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("config")
     ap.add_argument("--model", help="the .onnx to add the head to (default: the config's out)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (YAML value)")
+    ap.add_argument("--rescore", action="store_true",
+                    help="keep the model's head; only score the stages on dev again and rewrite the sidecar's choice")
     args = ap.parse_args(argv)
     import yaml
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
@@ -177,6 +195,16 @@ def main(argv=None) -> int:
     if cfg.word:
         from kws.train.tts.synth import synthesize_positives
         extra = synthesize_positives(cfg, log=lambda m: print(f"[head] {m}", file=sys.stderr))[0]
-    add_head(cfg, args.model, log=lambda m: print(f"[head] {m}", file=sys.stderr, flush=True), extra_positives=extra)
+    log = lambda m: print(f"[head] {m}", file=sys.stderr, flush=True)  # noqa: E731
+    if args.rescore:
+        from kws.train.data import load_corpus
+
+        model_path = Path(args.model or cfg.path(cfg.out))
+        if not head_path(model_path).is_file():
+            raise SystemExit(f"error: {head_path(model_path)}: no head to rescore")
+        keyword = ModelMeta.load(model_path, FrontendParams()).keyword
+        choose_stage(cfg, model_path, load_corpus(cfg.data, extra_positives=extra, progress=log), keyword, log)
+        return 0
+    add_head(cfg, args.model, log=log, extra_positives=extra)
     return 0
 
