@@ -116,8 +116,35 @@ def build() -> str:
                   f"- {soak['blocks']} blocks, {soak['detections']} detections",
                   "- the RSS includes the half hour of decoded audio the soak loops over; what matters is that "
                   "it stays flat", "", "![soak](soak.png)", ""]
-    lines += _filemode_memory() + _note("aarch64")
+    lines += _second_stage() + _filemode_memory() + _note("aarch64")
     return "\n".join(lines)
+
+
+def _second_stage() -> list[str]:
+    res = _load("second_stage.json")
+    if not res:
+        return []
+    lines = ["## Second stage", "",
+             f"Command: `python -m bench.second_stage --model {res['model']}` (test-split audio, one thread, "
+             "100 ms blocks through the Spotter; microWakeWord's alexa fed the same blocks). CPU seconds per "
+             "audio second; the second stage's share is the cascade's minus the detector's.", "",
+             "| stream | hours | detector alone | cascade | head alone | microWakeWord | cascade ÷ microWakeWord "
+             "| head asks per hour | embeddings computed per hour | one ask p50 / p90 (ms) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, rows in res["streams"].items():
+        by = {r["stage"]: r for r in rows}
+        cpu = {k: by.get(k, {}).get("cpu_per_audio_s") for k in ("gru", "cascade", "head", "microwakeword")}
+        c = by.get("cascade", {})
+        ratio = cpu["cascade"] / cpu["microwakeword"] if cpu["cascade"] and cpu["microwakeword"] else None
+        lines.append(f"| {name} | {by['gru']['audio_hours']:.2f} | "
+                     + " | ".join(_f(cpu[k], "{:.4f}") for k in ("gru", "cascade", "head", "microwakeword"))
+                     + f" | {_f(ratio, '{:.2f}')} | {_f(c.get('asks_per_hour'), '{:.0f}')} | "
+                     f"{_f(c.get('embeddings_computed_per_hour'), '{:.0f}')} | {_f(c.get('ask_ms_p50'))} / "
+                     f"{_f(c.get('ask_ms_p90'))} |")
+    rss = res.get("listen_peak_rss_mb", {})
+    if rss:
+        lines += ["", "`kws listen` peak RSS: " + ", ".join(f"{v:.0f} MB with {k}" for k, v in rss.items()) + "."]
+    return lines + [""] + _note("second_stage")
 
 
 def _filemode_memory() -> list[str]:

@@ -8,7 +8,9 @@ Streams (test split only, nothing trained on): dense speech (every test-split sp
 back to back) and quiet room noise (the test-split noise sources at -45 dBFS: a quiet house).
 Each runs through the Spotter at the microphone's 100 ms blocks three ways: the detector alone
 (stage gru), the cascade, and the head alone; CPU is process time per audio second, and the
-second stage's share is cascade minus detector.  Writes bench/results/second_stage.json.
+second stage's share is cascade minus detector.  microWakeWord's alexa runs on the same streams
+in the same 100 ms blocks (bench.latency's mic_blocks), so "below microWakeWord on an hour of
+dense speech" is read off one run.  Writes bench/results/second_stage.json.
 """
 
 from __future__ import annotations
@@ -77,6 +79,26 @@ def run_stage(model_ref, stage, audio) -> dict:
     return row
 
 
+def peer_cpu(name: str, audio: np.ndarray) -> dict:
+    """A peer's CPU per audio second on the stream at 100 ms blocks, as bench.latency feeds it."""
+    import tempfile
+
+    import soundfile as sf
+
+    from bench.latency import mic_blocks
+    from kws.eval.engines import ENGINES
+
+    try:
+        engine = ENGINES[name]()
+    except Exception as exc:  # not installed here: say so in the results, do not fail the run
+        return {"stage": name, "unavailable": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        sf.write(tmp.name, audio, SR, subtype="FLOAT")
+        with sf.SoundFile(tmp.name) as f:
+            cpu = mic_blocks(engine, f)
+    return {"stage": name, "audio_hours": round(len(audio) / SR / 3600, 3), "cpu_per_audio_s": cpu / (len(audio) / SR)}
+
+
 def listen_rss(models: list[str], audio: np.ndarray) -> float:
     """Peak RSS (MB) of `kws listen --raw-stdin` fed ``audio`` as s16le, read from /proc."""
     cmd = [sys.executable, "-m", "kws.cli.main", "listen", "--raw-stdin", "--no-chime"]
@@ -123,7 +145,7 @@ def main(model, data_root, rss_models, out):
     audio = streams(data_root)
     result = {"model": model, "streams": {}}
     for name, a in audio.items():
-        rows = [run_stage(model, stage, a) for stage in ("gru", "cascade", "head")]
+        rows = [run_stage(model, stage, a) for stage in ("gru", "cascade", "head")] + [peer_cpu("microwakeword", a)]
         result["streams"][name] = rows
         for r in rows:
             click.echo(f"{name}: {json.dumps(r)}", err=True)

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Issue 20: the share of Kokoro clips among a text-only word's synthetic clips, measured on the
+# speech-embedding head (the shipped detector of the word unchanged; only the head's positives and
+# synthetic negatives change).  One run per (share, seed); each writes runs/kshare/WORD-sSHARE-SEED/
+# head-summary.json with every stage scored on dev.  Synthesis is cached per clip
+# (~/.cache/kws/tts), so only the first seed of a share synthesises.
+#   bash experiments/scripts/kokoro_share.sh voyager "0.5 0 0.9" "1234 2001 3001"
+set -euo pipefail
+word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}
+for seed in $seeds; do
+  for share in $shares; do
+    d=runs/kshare/$word-s$share-$seed
+    [ -f "$d/head-summary.json" ] && continue
+    mkdir -p "$d"
+    cp "models/$word.onnx" "models/$word.json" "$d/"
+    echo "== $word share=$share seed=$seed $(date -u +%T)"
+    python -m kws.train.head "configs/train-$word-text.yaml" --model "$d/$word.onnx" \
+      --set work_dir="$d" --set kokoro.share="$share" --set fit.seed="$seed" \
+      --set 'head.augmentations=[none]' > "$d/log.txt" 2>&1
+    grep -E "clip cache|dev (gru|head|cascade)|chose" "$d/log.txt" || true
+  done
+done
