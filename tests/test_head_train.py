@@ -99,3 +99,22 @@ def test_a_word_never_trains_on_its_own_recordings_or_sentence_span():
     ends = (np.arange(100) * 1280 + 12512) / 16000
     heard = (ends > 3.0 - 0.3) & (ends - 12512 / 16000 < 3.6 + 0.3)
     assert not ok[heard].any() and ok[~heard].all() and sent.allowed(100, "onword").all()
+
+
+def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatch, tmp_path):
+    """`python -m kws.train.head` on a text config hands the synthesised confusables to the
+    head as `kws train` does (they were synthesised and then dropped), and --rescore
+    synthesises nothing: its dev benchmark is recordings."""
+    import kws.train.head.run as run
+    import kws.train.tts.synth as synth
+
+    pos, neg = {"train": ["p"]}, {"train": ["n"]}
+    calls = []
+    monkeypatch.setattr(synth, "synthesize_positives", lambda cfg, log=None: (calls.append(1) or (pos, neg, {})))
+    seen = {}
+    monkeypatch.setattr(run, "add_head", lambda cfg, model, log=None, **kw: seen.update(kw))
+    assert run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx")]) == 0
+    assert seen == {"extra_positives": pos, "extra_negatives": neg}
+    with pytest.raises(SystemExit, match="no head to rescore"):
+        run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"), "--rescore"])
+    assert calls == [1]

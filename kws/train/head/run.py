@@ -92,7 +92,8 @@ def measure_stages(model_path: Path, stage_base: dict, bench, cfg, log) -> list[
     return rows
 
 
-def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None) -> dict:
+def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None,
+             extra_negatives=None) -> dict:
     from kws.train.data import load_corpus
 
     started = time.monotonic()
@@ -107,7 +108,8 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     train_neg, dev_neg, hours = pools(cache, items, cfg.data.keyword or keyword)
     log(f"negative windows for {keyword!r}: {hours['train_hours']} h train, {hours['dev_hours']} h dev")
     if corpus is None:
-        corpus = load_corpus(cfg.data, extra_positives=extra_positives, progress=log)
+        corpus = load_corpus(cfg.data, extra_positives=extra_positives, extra_negatives=extra_negatives,
+                             progress=log)
     beds = corpus.background["train"]
     t0 = time.monotonic()
     real = [u.audio for u in corpus.positives["train"] if not u.source.startswith("tts/")]
@@ -191,20 +193,23 @@ def main(argv=None) -> int:
     import yaml
     overrides = {k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.set)}
     cfg = load_train_config(args.config, overrides)
-    extra = None
-    if cfg.word:
-        from kws.train.tts.synth import synthesize_positives
-        extra = synthesize_positives(cfg, log=lambda m: print(f"[head] {m}", file=sys.stderr))[0]
     log = lambda m: print(f"[head] {m}", file=sys.stderr, flush=True)  # noqa: E731
     if args.rescore:
+        # The dev benchmark is the word's dev recordings over dev background: no synthesis needed.
         from kws.train.data import load_corpus
 
         model_path = Path(args.model or cfg.path(cfg.out))
         if not head_path(model_path).is_file():
             raise SystemExit(f"error: {head_path(model_path)}: no head to rescore")
         keyword = ModelMeta.load(model_path, FrontendParams()).keyword
-        choose_stage(cfg, model_path, load_corpus(cfg.data, extra_positives=extra, progress=log), keyword, log)
+        choose_stage(cfg, model_path, load_corpus(cfg.data, progress=log), keyword, log)
         return 0
-    add_head(cfg, args.model, log=log, extra_positives=extra)
+    positives = negatives = None
+    if cfg.word:
+        # Both halves, as kws train passes them: the synthetic confusables are the head's
+        # nearest negatives (they were synthesised and then dropped here before).
+        from kws.train.tts.synth import synthesize_positives
+        positives, negatives, _ = synthesize_positives(cfg, log=log)
+    add_head(cfg, args.model, log=log, extra_positives=positives, extra_negatives=negatives)
     return 0
 
