@@ -118,3 +118,21 @@ def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatc
     with pytest.raises(SystemExit, match="no head to rescore"):
         run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"), "--rescore"])
     assert calls == [1]
+
+
+def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():
+    """head.synthetic_negatives=false drops the synthesised confusables (a measured direction:
+    partial words such as "voyag" may teach the head to refuse the word itself)."""
+    from types import SimpleNamespace
+
+    from kws.train.config import load_train_config
+    from kws.train.data import Utterance
+    from kws.train.head.run import synthetic_negatives
+
+    clip, other = np.ones(800, np.float32), np.zeros(800, np.float32)
+    corpus = SimpleNamespace(negatives={"train": [Utterance(clip, "tts/x", "tts-confusable"),
+                                                  Utterance(other, "words/jarvis/1.flac", "jarvis")]})
+    on = load_train_config("configs/train-voyager-text.yaml", {})
+    off = load_train_config("configs/train-voyager-text.yaml", {"head.synthetic_negatives": False})
+    assert [c is clip for c in synthetic_negatives(on, corpus, "train")] == [True]
+    assert synthetic_negatives(off, corpus, "train") == [] and synthetic_negatives(on, corpus, "dev") == []

@@ -5,18 +5,20 @@
 # head-summary.json with every stage scored on dev.  Synthesis is cached per clip
 # (~/.cache/kws/tts), so only the first seed of a share synthesises.
 #   bash experiments/scripts/kokoro_share.sh voyager "0.5 0 0.9" "1234 2001 3001"
+# A fourth argument is one more --set for every run, a fifth the tag its folders end with:
+#   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosynneg
 set -euo pipefail
-word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}
+word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
 for seed in $seeds; do
   for share in $shares; do
-    d=runs/kshare/$word-s$share-$seed
+    d=runs/kshare/$word-s$share-$seed$tag
     [ -f "$d/head-summary.json" ] && continue
     mkdir -p "$d"
     cp "models/$word.onnx" "models/$word.json" "$d/"
     echo "== $word share=$share seed=$seed $(date -u +%T)"
     python -m kws.train.head "configs/train-$word-text.yaml" --model "$d/$word.onnx" \
       --set work_dir="$d" --set kokoro.share="$share" --set fit.seed="$seed" \
-      --set 'head.augmentations=[none]' > "$d/log.txt" 2>&1
+      --set 'head.augmentations=[none]' ${extra:+--set "$extra"} > "$d/log.txt" 2>&1
     grep -E "clip cache|dev (gru|head|cascade)|chose" "$d/log.txt" || true
   done
 done

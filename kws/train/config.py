@@ -115,6 +115,9 @@ class HeadConfig:
     positive_copies: int = 8  # augmented copies of each training recording of the word
     synthetic_copies: int = 2  # ... and of each synthetic clip (there are ten times more of them)
     dev_copies: int = 3
+    # The word's synthesised confusables ("voyag", "villager") among the head's negatives, train and
+    # dev. Measured on voyager (docs/second-stage.md, "Kokoro share"); false drops them.
+    synthetic_negatives: bool = True
     fit: HeadFitConfig = field(default_factory=HeadFitConfig)
     # Stages measured on the dev benchmark; the best by mean miss over 0.1-2 FA/h ships.
     modes: list = field(default_factory=lambda: ["head", "cascade"])

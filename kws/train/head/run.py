@@ -92,6 +92,13 @@ def measure_stages(model_path: Path, stage_base: dict, bench, cfg, log) -> list[
     return rows
 
 
+def synthetic_negatives(cfg, corpus, split: str) -> list:
+    """The word's synthesised confusables of one split, or none when head.synthetic_negatives is off."""
+    if not cfg.head.synthetic_negatives:
+        return []
+    return [u.audio for u in corpus.negatives.get(split, []) if u.word == "tts-confusable"]
+
+
 def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None,
              extra_negatives=None) -> dict:
     from kws.train.data import load_corpus
@@ -119,7 +126,7 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     train_pos = np.concatenate(parts)
     for split, pool in (("train", train_neg), ("dev", dev_neg)):
         # The word's own synthetic negatives (confusables, everyday words), not in the shared cache.
-        tts = [u.audio for u in corpus.negatives.get(split, []) if u.word == "tts-confusable"]
+        tts = synthetic_negatives(cfg, corpus, split)
         if tts:
             pool.add(embedding.embeddings(string_clips(tts, np.random.default_rng(cfg.fit.seed))))
             log(f"synthetic negatives ({split}): {len(tts)} clips")
