@@ -121,7 +121,7 @@ def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatc
 
 
 def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():
-    """head.synthetic_negatives=false drops the synthesised confusables (a measured direction:
+    """head.synthetic_negatives=false drops the synthesised confusables (a direction to measure:
     partial words such as "voyag" may teach the head to refuse the word itself)."""
     from types import SimpleNamespace
 

@@ -116,7 +116,7 @@ class HeadConfig:
     synthetic_copies: int = 2  # ... and of each synthetic clip (there are ten times more of them)
     dev_copies: int = 3
     # The word's synthesised confusables ("voyag", "villager") among the head's negatives, train and
-    # dev. Measured on voyager (docs/second-stage.md, "Kokoro share"); false drops them.
+    # dev; false drops them. Not measured yet (docs/second-stage.md, "Kokoro share", says why to).
     synthetic_negatives: bool = True
     fit: HeadFitConfig = field(default_factory=HeadFitConfig)
     # Stages measured on the dev benchmark; the best by mean miss over 0.1-2 FA/h ships.
