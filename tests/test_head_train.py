@@ -89,6 +89,23 @@ def test_negative_cache_is_reused_and_rebuilt_when_a_source_or_the_embedding_cha
     assert fourth["computed_now"] == len(items)
 
 
+def test_the_cache_built_on_two_processes_equals_the_one_built_on_one(tmp_path):
+    from kws.embedding.speech import speech_embedding
+    from kws.train.head.cache import NegativeCache
+
+    root = _tiny_root(tmp_path / "data")
+    one = NegativeCache(tmp_path / "one", speech_embedding())
+    two = NegativeCache(tmp_path / "two", one.embedding)
+    items1, s1 = one.build(root, ("none", "reverb_noise", "telephone"), workers=1)
+    items2, s2 = two.build(root, ("none", "reverb_noise", "telephone"), workers=2)
+    assert (s1["workers"], s2["workers"]) == (1, 2) and s2["computed_now"] == len(items2) > 2
+    assert [i.key for i in items1] == [i.key for i in items2]  # same items, in the same order
+    for a, b in zip(items1, items2):
+        assert a == b
+        np.testing.assert_array_equal(one.load(a), two.load(b))
+    assert one.build(root, ("none", "reverb_noise", "telephone"), workers=2)[1]["computed_now"] == 0
+
+
 def test_a_word_never_trains_on_its_own_recordings_or_sentence_span():
     from kws.train.head.cache import Item
 

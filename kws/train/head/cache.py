@@ -102,7 +102,7 @@ class NegativeCache:
         self.embedding = embedding
 
     def _paths(self, key: str) -> tuple[Path, Path]:
-        return self.folder / f"{key}.npy", self.folder / f"{key}.json"
+        return item_paths(self.folder, key)
 
     def load(self, item: Item) -> np.ndarray:
         return np.load(self._paths(item.key)[0], mmap_mode="r")
@@ -110,81 +110,125 @@ class NegativeCache:
     def has(self, key: str) -> bool:
         return all(p.is_file() for p in self._paths(key))
 
-    def _store(self, item: Item, audio: np.ndarray) -> Item:
-        emb = self.embedding.embeddings(audio).astype(np.float16)
-        item.embeddings, item.seconds = len(emb), round(len(audio) / SR, 2)
-        npy, meta = self._paths(item.key)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = npy.with_suffix(f".tmp{os.getpid()}.npy")
-        np.save(tmp, emb)
-        os.replace(tmp, npy)  # a crash mid-write leaves no half item behind
-        meta.write_text(json.dumps(asdict(item)))
-        return item
-
     def _cached(self, key: str) -> Item | None:
         if not self.has(key):
             return None
         return Item(**json.loads(self._paths(key)[1].read_text()))
 
     def build(self, root: str | Path, augmentations=AUGMENTATIONS, seed: int = 0,
-              log=lambda m: None) -> tuple[list[Item], dict]:
-        """Every item of the data folder, computed where missing.  Returns the items and a
-        summary (hours per kind and split, how many were computed now and how long it took)."""
+              log=lambda m: None, workers: int = 0) -> tuple[list[Item], dict]:
+        """Every item of the data folder, computed where missing, on ``workers`` processes
+        (0: one per core; the embedding graphs run one block per call, so one process keeps
+        one core busy).  Returns the items and a summary (hours per kind and split, how many
+        were computed now and how long it took)."""
         base = data_root(root)
-        t0, computed, items = time.monotonic(), 0, []
+        t0, items, missing = time.monotonic(), [], []
         bg = split_background(audio_files(base / "background"))
-        beds = {s: [p for p in bg[s] if p.parent.name != "speech"] for s in CACHE_SPLITS}
-        bed_audio: dict[str, list[np.ndarray]] = {}
+        beds = {s: [str(p) for p in bg[s] if p.parent.name != "speech"] for s in CACHE_SPLITS}
 
-        def beds_of(split):
-            if split not in bed_audio:
-                bed_audio[split] = [read_clipped(p) for p in beds[split]]
-            return bed_audio[split]
-
-        def add(kind, split, aug, paths, word, make, spans=()):
-            nonlocal computed
+        def add(kind, split, aug, paths, word, spans=()):
             sources = [_identity(Path(p), base) for p in paths]
             key = _key(sources, kind, split, aug, word, seed)
-            item = self._cached(key)
-            if item is None:
-                rng = np.random.default_rng(int(key[:8], 16))
-                audio = augmented(make(rng), aug, rng, beds_of(split))
-                item = self._store(Item(key, kind, split, aug, sources, word, [list(s) for s in spans]), audio)
-                computed += 1
-                log(f"  cached {kind} {split} {aug} {Path(paths[0]).stem}{'…' if len(paths) > 1 else ''}: "
-                    f"{item.seconds / 60:.1f} min of audio ({time.monotonic() - t0:.0f} s so far)")
+            item = self._cached(key) or Item(key, kind, split, aug, sources, word, [list(s) for s in spans])
             items.append(item)
+            if not self.has(key):
+                missing.append((len(items) - 1, [str(p) for p in paths]))
 
         for split in CACHE_SPLITS:
             augs = augmentations if split == "train" else ("none",)  # dev: what the benchmark hears
             for path in bg[split]:
                 for aug in augs:
-                    add("background", split, aug, [path], "", lambda rng, p=path: read_clipped(p))
+                    add("background", split, aug, [path], "")
             seen: dict = {}
             for folder in sorted(p for p in (base / "keywords").iterdir() if p.is_dir()):
-                clips = load_split_clips(folder, 0.15, 0.15, seen=seen)[split]
-                if not clips:
-                    continue
-                paths = [f for f, _ in clips]
-                for aug in augs:
-                    add("words", split, aug, paths, folder.name,
-                        lambda rng, c=[a for _, a in clips]: string_clips(c, rng))
+                paths = [f for f, _ in load_split_clips(folder, 0.15, 0.15, seen=seen)[split]]
+                for aug in augs if paths else ():
+                    add("words", split, aug, paths, folder.name)
             rows = [r for r in sentence_rows(base) if session_split(r["session"]) == split]
             for word in sorted({r["keyword"] for r in rows}):
                 mine = [r for r in rows if r["keyword"] == word]
                 paths = [base / "sentences" / "wuw" / r["file"] for r in mine]
-                audios = [read_clipped(p) for p in paths]  # 520 short files: cheap to read every time
-                spans, t, gap = [], 0.0, 0.3
-                for r, audio in zip(mine, audios):
+                spans, t = [], 0.0
+                for r, p in zip(mine, paths):  # 520 short files: cheap to read every time
                     spans.append((t + float(r["start_s"]), t + float(r["end_s"])))
-                    t += len(audio) / SR + gap
+                    t += len(read_clipped(p)) / SR + SENTENCE_GAP_S
                 for aug in (a for a in augs if a != "speed"):  # a speed change would move the word's span
-                    add("sentences", split, aug, paths, word,
-                        lambda rng, a=audios: np.concatenate([x for y in a for x in (y, np.zeros(int(gap * SR), np.float32))]),
-                        spans)
+                    add("sentences", split, aug, paths, word, spans)
+
+        workers = min(workers or os.cpu_count() or 1, len(missing)) if missing else 0
+        jobs = [(str(self.folder), asdict(items[i]), paths, beds[items[i].split]) for i, paths in missing]
+        done = 0
+
+        def stored(i, item):
+            nonlocal done
+            items[i], done = item, done + 1
+            log(f"  cached {item.kind} {item.split} {item.augmentation} {Path(item.sources[0][0]).stem}"
+                f"{'…' if len(item.sources) > 1 else ''}: {item.seconds / 60:.1f} min of audio "
+                f"({done} of {len(missing)}, {time.monotonic() - t0:.0f} s so far)")
+
+        if workers == 1:
+            for (i, _), job in zip(missing, jobs):
+                stored(i, _compute(*job, embedding=self.embedding))
+        elif workers > 1:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            import multiprocessing
+
+            # spawn: a forked child would inherit this process's onnxruntime sessions and threads
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_compute, *job): i for (i, _), job in zip(missing, jobs)}
+                for f in as_completed(futures):
+                    stored(futures[f], f.result())
         summary = summarize(items)
-        summary.update(computed_now=computed, seconds=round(time.monotonic() - t0, 1), folder=str(self.folder))
+        summary.update(computed_now=len(missing), seconds=round(time.monotonic() - t0, 1), folder=str(self.folder),
+                       workers=workers)
         return items, summary
+
+
+SENTENCE_GAP_S = 0.3  # quiet between two sentences of one item
+
+
+def item_paths(folder: str | Path, key: str) -> tuple[Path, Path]:
+    """An item's embeddings and its description."""
+    return Path(folder) / f"{key}.npy", Path(folder) / f"{key}.json"
+
+
+_worker_state: dict = {}  # a worker process's embedding graphs and beds, loaded once
+
+
+def _compute(folder: str, item_dict: dict, paths: list[str], bed_paths: list[str], embedding=None) -> Item:
+    """Compute and store one item (in a worker process, or in the caller's with ``embedding``).
+
+    Everything is derived from the item's own key, so the result is the same on any worker."""
+    item = Item(**item_dict)
+    if embedding is None:
+        if "embedding" not in _worker_state:
+            from kws.embedding.speech import speech_embedding
+            _worker_state["embedding"] = speech_embedding()
+        embedding = _worker_state["embedding"]
+    beds = _worker_state.setdefault("beds", {})
+    rng = np.random.default_rng(int(item.key[:8], 16))
+    audios = [read_clipped(p) for p in paths]
+    if item.kind == "background":
+        audio = audios[0]
+    elif item.kind == "words":
+        audio = string_clips(audios, rng)
+    else:
+        gap = np.zeros(int(SENTENCE_GAP_S * SR), np.float32)
+        audio = np.concatenate([x for a in audios for x in (a, gap)])
+    if item.augmentation != "none":
+        key = tuple(bed_paths)
+        if key not in beds:
+            beds[key] = [read_clipped(p) for p in bed_paths]
+        audio = augmented(audio, item.augmentation, rng, beds[key])
+    emb = embedding.embeddings(audio).astype(np.float16)
+    item.embeddings, item.seconds = len(emb), round(len(audio) / SR, 2)
+    npy, meta = item_paths(folder, item.key)
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    tmp = npy.with_suffix(f".tmp{os.getpid()}.npy")
+    np.save(tmp, emb)
+    os.replace(tmp, npy)  # a crash mid-write leaves no half item behind
+    meta.write_text(json.dumps(asdict(item)))
+    return item
 
 
 def summarize(items: list[Item]) -> dict:
