@@ -123,6 +123,43 @@ def test_benchmark_scores_an_oracle_perfectly_and_reports_the_resolution(data_ro
         assert a < end < b  # the word's hand-marked end lies inside its label
 
 
+def test_a_text_only_words_dev_adds_its_unheard_train_recordings_and_nothing_else(data_root):
+    """eval.train_recordings_in_dev: the train split's speakers said alone become dev trials of a
+    word trained from text alone; the sentences and every negative stay dev's own."""
+    from kws.train.config import load_train_config
+    from kws.train.evaluate import dev_recording_splits
+
+    dev = bm.load_split_audio(data_root, "voyager", "dev", max_background_files=2)
+    wide = bm.load_split_audio(data_root, "voyager", "dev", max_background_files=2, more_clip_splits=("train",))
+    train = bm.load_split_audio(data_root, "voyager", "train", negatives=False, max_background_files=1)
+    assert wide.clip_files == dev.clip_files + train.clip_files and len(train.clips) > 3 * len(dev.clips)
+    assert len(wide.sentences) == len(dev.sentences) and wide.background_files == dev.background_files
+    assert len(wide.other_clips) == len(dev.other_clips) and len(wide.other_sentences) == len(dev.other_sentences)
+    text_only = load_train_config("configs/train-voyager-text.yaml")
+    assert dev_recording_splits(text_only) == ("dev", "train")
+    assert dev_recording_splits(load_train_config("configs/train-voyager-text.yaml",
+                                                  {"eval.train_recordings_in_dev": False})) == ("dev",)
+    assert dev_recording_splits(load_train_config("configs/train-alexa.yaml")) == ("dev",)  # trained on them
+
+
+def test_augmented_dev_negatives_add_each_negative_stream_once_per_augmentation():
+    from kws.train.evaluate import with_augmented_negatives
+
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(16000 * 70) * 0.05).astype(np.float32)
+    word = Stream(noise[:16000 * 10].copy(), [(2.0, 3.0)])
+    bench = bm.Benchmark("w", "dev", [("alone@10dB", "alone", word), ("background", "negatives", Stream(noise, []))],
+                         {"streams": {"alone@10dB": word.hours, "background": 70 / 3600}})
+    before = bench.hours
+    out = with_augmented_negatives(bench, [noise[:16000]], ["telephone", "reverb_noise"])
+    assert [n for n, _, _ in out.streams] == ["alone@10dB", "background", "background+telephone",
+                                              "background+reverb_noise"]
+    assert all(g == "negatives" and not s.labels for n, g, s in out.streams[2:])
+    assert out.hours == pytest.approx(before + 2 * 70 / 3600, rel=1e-3) and out.info["hours"] == round(out.hours, 3)
+    assert not np.allclose(out.streams[2][2].audio, noise)  # another channel, not a copy
+    assert with_augmented_negatives(bm.Benchmark("w", "dev", [], {}), [], []).streams == []
+
+
 def test_shipped_model_runs_through_the_same_benchmark_as_kws_eval(data_root, tmp_path):
     import json
     import subprocess

@@ -40,19 +40,25 @@ def parse_trigger(spec: str) -> dict:
               help="Our trigger instead of the sidecar's, e.g. consecutive=2 or mode=mean,window=5 (repeat to compare).")
 @click.option("--stage", "stages", multiple=True, type=click.Choice(["gru", "head", "cascade"]),
               help="Run our model(s) at this stage (repeat to compare; default: the sidecar's).")
+@click.option("--with-train-recordings", is_flag=True,
+              help="With --split dev: the word's train-split recordings said alone are trials too, as in the "
+                   "dev benchmark of a word trained from text alone (which never heard them).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the results as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the DET curves as PNG.")
 @fail_cleanly
-def eval_command(word, split, models, engines, snrs, data_root, triggers, stages, out, plot):
+def eval_command(word, split, models, engines, snrs, data_root, triggers, stages, with_train_recordings, out, plot):
     """Miss rate at 0.1/0.5/1 false alarms per hour on the benchmark streams of WORD.
 
     Example: kws eval --word alexa --split test --engines kws,microwakeword -m models/alexa.onnx
     """
     from kws.eval.benchmark import DEFAULT_SNRS, miss_breakdown, plot_results, run, table
 
+    if with_train_recordings and split != "dev":
+        raise click.UsageError("--with-train-recordings is for --split dev (the test split is never widened)")
     results = run(data_root, word, split, [e.strip() for e in engines.split(",") if e.strip()], models,
                   tuple(snrs) or DEFAULT_SNRS, log=lambda m: click.echo(m, err=True),
-                  triggers=[parse_trigger(t) for t in triggers] or [{}], stages=stages or (None,))
+                  triggers=[parse_trigger(t) for t in triggers] or [{}], stages=stages or (None,),
+                  more_clip_splits=("train",) if with_train_recordings else ())
     if not results["engines"]:
         raise click.ClickException("no engine could be scored: " + "; ".join(
             f"{k}: {v}" for k, v in results["unavailable"].items()))

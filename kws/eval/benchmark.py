@@ -53,6 +53,7 @@ class SplitAudio:
     background_files: list[str]
     other_clips: list[np.ndarray] = field(default_factory=list)  # other words said alone
     other_sentences: list[np.ndarray] = field(default_factory=list)  # other words' sentences
+    more_clip_splits: tuple[str, ...] = ()  # other splits whose recordings are among ``clips``
 
 
 def sentence_rows(root: Path) -> list[dict]:
@@ -64,17 +65,23 @@ def sentence_rows(root: Path) -> list[dict]:
 
 
 def load_split_audio(root: str | Path, word: str, split: str, negatives: bool = True,
-                     clips: list[np.ndarray] | None = None, max_background_files: int = 0) -> SplitAudio:
+                     clips: list[np.ndarray] | None = None, max_background_files: int = 0,
+                     more_clip_splits: tuple[str, ...] = ()) -> SplitAudio:
     """Read everything the benchmark of ``word`` on ``split`` needs.
 
     ``clips`` replaces the recordings of the word (a word with none: held-aside synthetic
-    clips); ``negatives=False`` skips the other words and their sentences, and
-    ``max_background_files`` keeps the first few background files (quick test runs)."""
+    clips); ``more_clip_splits`` adds the word's recordings said alone of other splits (a word
+    trained from text alone never heard its train split: those speakers are more trials, while
+    the negatives and sentences stay the split's own); ``negatives=False`` skips the other
+    words and their sentences, and ``max_background_files`` keeps the first few background
+    files (quick test runs)."""
     base = data_root(root)
     files: list[str] = []
+    clips_read = clips is None
     if clips is None:
         folder = base / "keywords" / word
-        split_clips = load_split_clips(folder, 0.15, 0.15)[split] if folder.is_dir() else []
+        by_split = load_split_clips(folder, 0.15, 0.15) if folder.is_dir() else {}
+        split_clips = [c for s in (split, *more_clip_splits) for c in by_split.get(s, [])]
         clips = [a for _, a in split_clips]
         files = [Path(f).name for f, _ in split_clips]
     bg = split_background(audio_files(base / "background"))[split]
@@ -96,7 +103,7 @@ def load_split_audio(root: str | Path, word: str, split: str, negatives: bool = 
             seen: dict = {}
             other_clips += [a for _, a in load_split_clips(folder, 0.15, 0.15, seen=seen)[split]]
     return SplitAudio(word, split, clips, files, sentences, speech, beds, [p.name for p in bg],
-                      other_clips, other_sentences)
+                      other_clips, other_sentences, tuple(more_clip_splits) if clips_read else ())
 
 
 @dataclass
@@ -135,7 +142,7 @@ def build_benchmark(audio: SplitAudio, snrs=DEFAULT_SNRS, seed: int = 11) -> Ben
         s = sentence_stream([(a, 0.0, 0.0) for a in audio.other_sentences], seed=seed + 23)
         streams.append(("other-sentences", "negatives", Stream(s.audio, [])))
     info = {"word": audio.word, "split": audio.split, "seed": seed, "snr_db": list(snrs),
-            "clips": len(audio.clips), "sentences": len(audio.sentences),
+            "clips": len(audio.clips), "more_clip_splits": list(audio.more_clip_splits), "sentences": len(audio.sentences),
             "other_word_clips": len(audio.other_clips), "other_sentences": len(audio.other_sentences),
             "clip_files": audio.clip_files, "background_files": audio.background_files,
             "streams": {n: round(s.hours, 4) for n, _, s in streams}}
@@ -145,8 +152,9 @@ def build_benchmark(audio: SplitAudio, snrs=DEFAULT_SNRS, seed: int = 11) -> Ben
 
 def benchmark_for(root: str | Path, word: str, split: str, snrs=DEFAULT_SNRS, seed: int = 11,
                   clips: list[np.ndarray] | None = None, negatives: bool = True,
-                  max_background_files: int = 0) -> Benchmark:
-    return build_benchmark(load_split_audio(root, word, split, negatives, clips, max_background_files), snrs, seed)
+                  max_background_files: int = 0, more_clip_splits: tuple[str, ...] = ()) -> Benchmark:
+    return build_benchmark(load_split_audio(root, word, split, negatives, clips, max_background_files,
+                                            more_clip_splits), snrs, seed)
 
 
 def score_engine(engine, bench: Benchmark, log=lambda m: None) -> list[Point]:
@@ -199,7 +207,8 @@ def evaluate_engine(engine, bench: Benchmark, log=lambda m: None) -> dict:
 
 
 def run(root: str | Path, word: str, split: str, engine_names=("kws",), models=(), snrs=DEFAULT_SNRS,
-        seed: int = 11, log=lambda m: None, triggers=({},), stages=(None,)) -> dict:
+        seed: int = 11, log=lambda m: None, triggers=({},), stages=(None,),
+        more_clip_splits: tuple[str, ...] = ()) -> dict:
     """Build the benchmark once and score every engine on it: ours once per model in ``models``
     (paths or shipped names; none: the shipped model of ``word``), per trigger setting in
     ``triggers`` (``{}``: the sidecar's; or consecutive/mode/window) and per stage in ``stages``
@@ -207,7 +216,7 @@ def run(root: str | Path, word: str, split: str, engine_names=("kws",), models=(
     from kws.eval.engines import KwsEngine, load_engines
 
     t0 = time.monotonic()
-    bench = benchmark_for(root, word, split, snrs, seed)
+    bench = benchmark_for(root, word, split, snrs, seed, more_clip_splits=more_clip_splits)
     log(f"{word}/{split}: {bench.info['clips']} clips alone at {', '.join(f'{s:g}' for s in snrs)} dB SNR, "
         f"{bench.info['sentences']} sentences, {bench.hours:.2f} h in all "
         f"(1 false alarm = {1 / bench.hours:.2f}/h), built in {time.monotonic() - t0:.0f} s")

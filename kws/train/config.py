@@ -103,6 +103,13 @@ class EvalConfig:
     other_words: bool = True  # other words' recordings and sentences as negatives
     max_background_files: int = 0  # 0: all dev background (a cap only for quick test runs)
     target_fa_per_hour: float = 0.5
+    # A word trained from text alone (data.train_on_recordings false) never hears the train split
+    # of its recordings: its dev benchmark takes them as more trials said alone (dev's 25 speakers
+    # become about 150), while the negatives and the sentences stay dev's own.
+    train_recordings_in_dev: bool = True
+    # Dev's negative streams again through these augmentations of the negative cache (reverb_noise,
+    # telephone, speed, music): more dev hours, in rooms and channels the plain dev lacks. [] = off.
+    augmented_negatives: list = field(default_factory=list)
 
 
 @dataclass

@@ -102,6 +102,7 @@ def synthetic_negatives(cfg, corpus, split: str) -> list:
 def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None,
              extra_negatives=None) -> dict:
     from kws.train.data import load_corpus
+    from kws.train.evaluate import dev_recordings
 
     started = time.monotonic()
     model_path = Path(model_path or cfg.path(cfg.out))
@@ -130,7 +131,7 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
         if tts:
             pool.add(embedding.embeddings(string_clips(tts, np.random.default_rng(cfg.fit.seed))))
             log(f"synthetic negatives ({split}): {len(tts)} clips")
-    dev_utts = corpus.eval_positives.get("dev") or corpus.positives["dev"]
+    dev_utts = dev_recordings(cfg, corpus) or corpus.positives["dev"]
     dev_pos = positive_windows([u.audio for u in dev_utts], corpus.background["dev"], cfg.head.dev_copies,
                                cfg.fit.seed + 1, embedding)
     log(f"positive windows: {len(train_pos)} train from {len(real)} recordings x {cfg.head.positive_copies} and "
@@ -178,6 +179,9 @@ def choose_stage(cfg, model_path: Path, corpus, keyword: str, log=print) -> dict
     summary = {"keyword": keyword, "dev_hours": bench.hours,
                "stages": [{k: v for k, v in r.items() if k != "row"} for r in rows],
                "chosen": {k: v for k, v in best.items() if k != "row"}}
+    # Every candidate's whole dev curve and false alarms by stream, for reading after the run.
+    (cfg.path(cfg.work_dir) / "stages" / "dev-stages.json").write_text(
+        json.dumps({"benchmark": bench.info, "rows": rows}, indent=1, default=str))
     meta.setdefault("training", {}).setdefault("second_stage", {}).update(
         stages=summary["stages"], chosen=summary["chosen"])
     sidecar_path(model_path).write_text(json.dumps(meta, indent=2) + "\n")
