@@ -5,10 +5,15 @@
 # head-summary.json with every stage scored on dev.  Synthesis is cached per clip
 # (~/.cache/kws/tts), so only the first seed of a share synthesises.
 #   bash experiments/scripts/kokoro_share.sh voyager "0.5 0 0.9" "1234 2001 3001"
-# A fourth argument is one more --set for every run, a fifth the tag its folders end with:
+# A fourth argument is more --set KEY=VALUE for every run (space-separated; later ones win), a fifth
+# the tag its folders end with:
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosynneg
+#   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" "head.augmentations=[none,reverb_noise,telephone] head.modes=[cascade]" -aug
 set -euo pipefail
 word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
+sets=()
+read -ra kvs <<< "$extra"  # read, not $extra unquoted: "[none,telephone]" would be a glob
+for kv in ${kvs[@]+"${kvs[@]}"}; do sets+=(--set "$kv"); done
 for seed in $seeds; do
   for share in $shares; do
     d=runs/kshare/$word-s$share-$seed$tag
@@ -18,7 +23,7 @@ for seed in $seeds; do
     echo "== $word share=$share seed=$seed $(date -u +%T)"
     python -m kws.train.head "configs/train-$word-text.yaml" --model "$d/$word.onnx" \
       --set work_dir="$d" --set kokoro.share="$share" --set fit.seed="$seed" \
-      --set 'head.augmentations=[none]' ${extra:+--set "$extra"} > "$d/log.txt" 2>&1
+      --set 'head.augmentations=[none]' ${sets[@]+"${sets[@]}"} > "$d/log.txt" 2>&1
     grep -E "clip cache|dev (gru|head|cascade)|chose" "$d/log.txt" || true
   done
 done
