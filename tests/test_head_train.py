@@ -106,6 +106,19 @@ def test_the_cache_built_on_two_processes_equals_the_one_built_on_one(tmp_path):
     assert one.build(root, ("none", "reverb_noise", "telephone"), workers=2)[1]["computed_now"] == 0
 
 
+def test_every_module_run_with_python_m_guards_its_main_for_the_caches_spawned_workers():
+    """A spawned worker imports the parent's main module again; an unguarded ``python -m
+    kws.train.head`` broke the cache's process pool (BrokenProcessPool) on a fresh machine."""
+    import ast
+    from pathlib import Path
+
+    for path in Path(__file__).resolve().parents[1].joinpath("kws").rglob("__main__.py"):
+        tree = ast.parse(path.read_text())
+        calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+        guarded = [n for n in tree.body if isinstance(n, ast.If) and "__name__" in ast.unparse(n.test)]
+        assert not calls and guarded, f"{path}: call main() under if __name__ == '__main__'"
+
+
 def test_a_word_never_trains_on_its_own_recordings_or_sentence_span():
     from kws.train.head.cache import Item
 
