@@ -129,10 +129,11 @@ class NegativeCache:
         def add(kind, split, aug, paths, word, spans=()):
             sources = [_identity(Path(p), base) for p in paths]
             key = _key(sources, kind, split, aug, word, seed)
-            item = self._cached(key) or Item(key, kind, split, aug, sources, word, [list(s) for s in spans])
+            item = self._cached(key)
+            if item is None:
+                item = Item(key, kind, split, aug, sources, word, [list(s) for s in spans])
+                missing.append((len(items), [str(p) for p in paths]))
             items.append(item)
-            if not self.has(key):
-                missing.append((len(items) - 1, [str(p) for p in paths]))
 
         for split in CACHE_SPLITS:
             augs = augmentations if split == "train" else ("none",)  # dev: what the benchmark hears
@@ -167,8 +168,9 @@ class NegativeCache:
                 f"({done} of {len(missing)}, {time.monotonic() - t0:.0f} s so far)")
 
         if workers == 1:
+            beds_read: dict = {}  # this build's beds, let go when it ends (a worker keeps its own)
             for (i, _), job in zip(missing, jobs):
-                stored(i, _compute(*job, embedding=self.embedding))
+                stored(i, _compute(*job, embedding=self.embedding, beds=beds_read))
         elif workers > 1:
             from concurrent.futures import ProcessPoolExecutor, as_completed
             import multiprocessing
@@ -195,8 +197,10 @@ def item_paths(folder: str | Path, key: str) -> tuple[Path, Path]:
 _worker_state: dict = {}  # a worker process's embedding graphs and beds, loaded once
 
 
-def _compute(folder: str, item_dict: dict, paths: list[str], bed_paths: list[str], embedding=None) -> Item:
-    """Compute and store one item (in a worker process, or in the caller's with ``embedding``).
+def _compute(folder: str, item_dict: dict, paths: list[str], bed_paths: list[str], embedding=None,
+             beds: dict | None = None) -> Item:
+    """Compute and store one item (in a worker process, or in the caller's with ``embedding``
+    and ``beds``, the bed audio read so far by path).
 
     Everything is derived from the item's own key, so the result is the same on any worker."""
     item = Item(**item_dict)
@@ -205,7 +209,8 @@ def _compute(folder: str, item_dict: dict, paths: list[str], bed_paths: list[str
             from kws.embedding.speech import speech_embedding
             _worker_state["embedding"] = speech_embedding()
         embedding = _worker_state["embedding"]
-    beds = _worker_state.setdefault("beds", {})
+    if beds is None:
+        beds = _worker_state.setdefault("beds", {})
     rng = np.random.default_rng(int(item.key[:8], 16))
     audios = [read_clipped(p) for p in paths]
     if item.kind == "background":
