@@ -166,3 +166,23 @@ def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():
     off = load_train_config("configs/train-voyager-text.yaml", {"head.synthetic_negatives": False})
     assert [c is clip for c in synthetic_negatives(on, corpus, "train")] == [True]
     assert synthetic_negatives(off, corpus, "train") == [] and synthetic_negatives(on, corpus, "dev") == []
+
+
+def test_an_averaged_head_gives_the_mean_of_its_heads_through_the_runtime(tmp_path):
+    from kws.embedding.head import EmbeddingHead
+    from kws.errors import KwsError
+    from kws.train.head.ensemble import average_heads
+    from kws.train.head.net import HeadNet, export_head
+
+    paths = []
+    for k in range(3):
+        torch.manual_seed(k)  # three different random heads
+        export_head(HeadNet(hidden=8), tmp_path / f"h{k}.head.onnx")
+        paths.append(tmp_path / f"h{k}.head.onnx")
+    x = np.random.default_rng(0).standard_normal((7, 16, 96)).astype(np.float32)
+    each = np.stack([EmbeddingHead(p)(x) for p in paths])
+    assert np.ptp(each, axis=0).max() > 1e-3  # the heads differ, so the mean is not any one of them
+    merged = EmbeddingHead(average_heads(paths, tmp_path / "mean.head.onnx"))
+    np.testing.assert_allclose(merged(x), each.mean(axis=0), atol=1e-6)
+    with pytest.raises(KwsError, match="two heads or more"):
+        average_heads(paths[:1], tmp_path / "one.head.onnx")
