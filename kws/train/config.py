@@ -161,6 +161,10 @@ class TrainConfig:
     # Draws engine, voice and prosody of each synthetic clip; apart from fit.seed, so that another
     # training seed finds the same clips in the cache.
     tts_seed: int = 1234
+    # Drop synthetic positives in which pocketsphinx's keyword spotter does not hear the spoken
+    # form (kws.train.tts.screen; the screen extra); its threshold per phone of the phrase.
+    tts_screen: bool = False
+    tts_screen_log10_per_phone: float = -5.0
     tts_cache_dir: str = "~/.cache/kws/tts"  # one file per synthesised clip, shared by all runs; "" = none
     kokoro: KokoroConfig = field(default_factory=KokoroConfig)
     # Train a multi-word encoder (kws.train.encoder) on these words' recordings instead of a

@@ -150,6 +150,12 @@ def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
     log(f"synthesising {cfg.tts_positives} clips of {word!r}" + (f" said as {forms}" if cfg.say else ""))
     seed, nc = cfg.tts_seed, cfg.tts_noncommercial
     pos, pos_engines = synthesize(forms, cfg.tts_positives, seed, nc, word, log=log, engines=engines)
+    screen = {"screened": False}
+    if cfg.tts_screen:
+        from kws.train.tts.screen import screen_positives
+
+        pos, screen = screen_positives(pos, forms, cfg.tts_screen_log10_per_phone, log)
+        pos_engines = Counter(u.source.split("/")[1].split(":")[0] for u in pos)
     said = {normalise(t) for t in [word] + forms}
     texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
@@ -174,5 +180,5 @@ def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
                "voices": dict(voice_counts(pos)), "negative_engines": dict(neg_engines),
                "kokoro_share": engines.kokoro_share if "kokoro" in engines.voices else 0.0,
                "confusable_texts": texts, "negatives": len(neg), "random_word_clips": len(others),
-               "noncommercial_voices": cfg.tts_noncommercial}
+               "noncommercial_voices": cfg.tts_noncommercial, "screen": screen}
     return split(pos), split(neg), summary
