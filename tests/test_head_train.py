@@ -140,11 +140,11 @@ def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatc
 
     pos, neg = {"train": ["p"]}, {"train": ["n"]}
     calls = []
-    monkeypatch.setattr(synth, "synthesize_positives", lambda cfg, log=None: (calls.append(1) or (pos, neg, {})))
+    monkeypatch.setattr(synth, "synthesize_positives", lambda cfg, log=None: (calls.append(1) or (pos, neg, {"screen": {}})))
     seen = {}
     monkeypatch.setattr(run, "add_head", lambda cfg, model, log=None, **kw: seen.update(kw))
     assert run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx")]) == 0
-    assert seen == {"extra_positives": pos, "extra_negatives": neg}
+    assert seen == {"extra_positives": pos, "extra_negatives": neg, "tts_summary": {"screen": {}}}
     with pytest.raises(SystemExit, match="no head to rescore"):
         run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"), "--rescore"])
     assert calls == [1]

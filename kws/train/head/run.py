@@ -100,7 +100,7 @@ def synthetic_negatives(cfg, corpus, split: str) -> list:
 
 
 def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_positives=None,
-             extra_negatives=None) -> dict:
+             extra_negatives=None, tts_summary: dict | None = None) -> dict:
     from kws.train.data import load_corpus
     from kws.train.evaluate import dev_recordings
 
@@ -143,6 +143,8 @@ def add_head(cfg, model_path: Path | None = None, log=print, corpus=None, extra_
     summary.update(cache=cache_summary, negative_hours=hours, fit=fit_info,
                    positives={"train_windows": int(len(train_pos)), "dev_windows": int(len(dev_pos[0]))},
                    minutes=round((time.monotonic() - started) / 60, 1))
+    if tts_summary:
+        summary["tts"] = tts_summary  # clips per engine and voice, and what screening dropped
     meta = json.loads(sidecar_path(model_path).read_text())
     meta["training"]["second_stage"].update(negative_hours=hours, positives=summary["positives"],
                                             minutes=summary["minutes"], cache_hours=cache_summary["total_hours"],
@@ -215,12 +217,13 @@ def main(argv=None) -> int:
         keyword = ModelMeta.load(model_path, FrontendParams()).keyword
         choose_stage(cfg, model_path, load_corpus(cfg.data, progress=log), keyword, log)
         return 0
-    positives = negatives = None
+    positives = negatives = tts_summary = None
     if cfg.word:
         # Both halves, as kws train passes them: the synthetic confusables are the head's
         # nearest negatives (they were synthesised and then dropped here before).
         from kws.train.tts.synth import synthesize_positives
-        positives, negatives, _ = synthesize_positives(cfg, log=log)
-    add_head(cfg, args.model, log=log, extra_positives=positives, extra_negatives=negatives)
+        positives, negatives, tts_summary = synthesize_positives(cfg, log=log)
+    add_head(cfg, args.model, log=log, extra_positives=positives, extra_negatives=negatives,
+             tts_summary=tts_summary)
     return 0
 
