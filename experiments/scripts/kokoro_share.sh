@@ -9,6 +9,7 @@
 # the tag its folders end with:
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosynneg
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" "head.augmentations=[none,reverb_noise,telephone] head.modes=[cascade]" -aug
+#   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" "head.modes=[cascade] tts_screen=true" -screen
 set -euo pipefail
 word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
 sets=()
