@@ -21,6 +21,7 @@ from collections import Counter
 import numpy as np
 
 from kws.errors import KwsError, install_hint
+from kws.train.tts.synth import clip_engine
 
 PAD_S = 0.3  # silence either side: the spotter needs a little context to settle
 
@@ -75,7 +76,7 @@ def screen_positives(utts: list, phrases: list[str], log10_per_phone: float = -5
         return utts, {"screened": False, "not_in_dictionary": sorted(set(screener.missing))}
     kept, seen, dropped = [], Counter(), Counter()
     for u in utts:
-        engine = u.source.split("/")[1].split(":")[0]
+        engine = clip_engine(u)
         seen[engine] += 1
         if screener.hears(u.audio):
             kept.append(u)

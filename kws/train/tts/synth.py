@@ -115,12 +115,21 @@ def synthesize(texts: list[str], n: int, seed: int, include_noncommercial: bool 
     return out, used
 
 
+def clip_voice(u: Utterance) -> str:
+    """The "engine:voice" a synthetic clip was read by (its source is tts/ENGINE:VOICE/N)."""
+    return u.source.split("/")[1]
+
+
+def clip_engine(u: Utterance) -> str:
+    return clip_voice(u).split(":")[0]
+
+
 def voice_counts(utts: list[Utterance]) -> Counter:
     """Clips per voice ("engine:voice"), from the clips' sources; every Kokoro blend counts as
     "kokoro:blend"."""
     counts = Counter()
     for u in utts:
-        voice = u.source.split("/")[1]
+        voice = clip_voice(u)
         counts["kokoro:blend" if voice.startswith("kokoro:") and "+" in voice else voice] += 1
     return counts
 
@@ -155,7 +164,7 @@ def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
         from kws.train.tts.screen import screen_positives
 
         pos, screen = screen_positives(pos, forms, cfg.tts_screen_log10_per_phone, log)
-        pos_engines = Counter(u.source.split("/")[1].split(":")[0] for u in pos)
+        pos_engines = Counter(clip_engine(u) for u in pos)
     said = {normalise(t) for t in [word] + forms}
     texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
