@@ -140,14 +140,18 @@ def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatc
 
     pos, neg = {"train": ["p"]}, {"train": ["n"]}
     calls = []
-    monkeypatch.setattr(synth, "synthesize_positives", lambda cfg, log=None: (calls.append(1) or (pos, neg, {"screen": {}})))
+    monkeypatch.setattr(synth, "synthesize_positives",
+                        lambda cfg, log=None, negatives=True: (calls.append(negatives) or (pos, neg, {"screen": {}})))
     seen = {}
     monkeypatch.setattr(run, "add_head", lambda cfg, model, log=None, **kw: seen.update(kw))
     assert run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx")]) == 0
     assert seen == {"extra_positives": pos, "extra_negatives": neg, "tts_summary": {"screen": {}}}
     with pytest.raises(SystemExit, match="no head to rescore"):
         run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"), "--rescore"])
-    assert calls == [1]
+    # With the confusables left out of the head, they are not synthesised at all.
+    run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"),
+              "--set", "head.synthetic_negatives=false"])
+    assert calls == [True, False]
 
 
 def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():

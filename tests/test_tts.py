@@ -83,6 +83,28 @@ def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
         load_train_config(None, {"word": "onword", "say": [""]})
 
 
+def test_negatives_false_synthesises_positives_only(monkeypatch, tmp_path):
+    """A head without the word's synthetic confusables (head.synthetic_negatives: false) asks for
+    no negative clips: none are synthesised, and both negative splits are empty."""
+    import kws.train.tts.synth as tts_synth
+    from kws.train.config import load_train_config
+
+    read = []
+
+    def spy(texts, n, *args, **kwargs):
+        read.append((list(texts), n))
+        return synthesize(texts, n, *args, **kwargs)
+
+    monkeypatch.setattr(tts_synth, "synthesize", spy)
+    cfg = load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": 4, "tts_negatives": 6,
+                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path),
+                                   "tts_cache_dir": str(tmp_path / "tts-cache")})
+    pos, neg, summary = tts_synth.synthesize_positives(cfg, log=lambda m: None, negatives=False)
+    assert read == [(["onward"], 4)]
+    assert len(pos["train"] + pos["dev"]) == 4 and neg == {"train": [], "dev": [], "test": []}
+    assert summary["negatives"] == 0 and summary["random_word_clips"] == 0
+
+
 @pytest.mark.slow
 def test_short_text_only_training_run_learns(tmp_path, data_root):
     from kws.model import KeywordModel

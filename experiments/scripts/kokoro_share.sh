@@ -10,8 +10,11 @@
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosynneg
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" "head.augmentations=[none,reverb_noise,telephone] head.modes=[cascade]" -aug
 #   bash experiments/scripts/kokoro_share.sh voyager 0.9 "1234 2001 3001" "head.modes=[cascade] tts_screen=true" -screen
+# MODEL picks the detector the head is added to (default models/WORD.onnx; a word that ships none,
+# such as onword, names an experiment's):
+#   MODEL=experiments/models/onword-onward.onnx bash experiments/scripts/kokoro_share.sh onword 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosyn
 set -euo pipefail
-word=$1; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
+word=$1; model=${MODEL:-models/$word.onnx}; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
 sets=()
 read -ra kvs <<< "$extra"  # read, not $extra unquoted: "[none,telephone]" would be a glob
 for kv in ${kvs[@]+"${kvs[@]}"}; do sets+=(--set "$kv"); done
@@ -20,7 +23,8 @@ for seed in $seeds; do
     d=runs/kshare/$word-s$share-$seed$tag
     [ -f "$d/head-summary.json" ] && continue
     mkdir -p "$d"
-    cp "models/$word.onnx" "models/$word.json" "$d/"
+    cp "$model" "$d/$word.onnx"
+    cp "${model%.onnx}.json" "$d/$word.json"
     echo "== $word share=$share seed=$seed $(date -u +%T)"
     python -m kws.train.head "configs/train-$word-text.yaml" --model "$d/$word.onnx" \
       --set work_dir="$d" --set kokoro.share="$share" --set fit.seed="$seed" \

@@ -220,9 +220,10 @@ def main(argv=None) -> int:
     positives = negatives = tts_summary = None
     if cfg.word:
         # Both halves, as kws train passes them: the synthetic confusables are the head's
-        # nearest negatives (they were synthesised and then dropped here before).
+        # nearest negatives; with head.synthetic_negatives off they are not synthesised at all.
         from kws.train.tts.synth import synthesize_positives
-        positives, negatives, tts_summary = synthesize_positives(cfg, log=log)
+        positives, negatives, tts_summary = synthesize_positives(cfg, log=log,
+                                                                 negatives=cfg.head.synthetic_negatives)
     add_head(cfg, args.model, log=log, extra_positives=positives, extra_negatives=negatives,
              tts_summary=tts_summary)
     return 0

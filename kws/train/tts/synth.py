@@ -134,13 +134,16 @@ def voice_counts(utts: list[Utterance]) -> Counter:
     return counts
 
 
-def synthesize_positives(cfg, log=print) -> tuple[dict, dict, dict]:
+def synthesize_positives(cfg, log=print, negatives: bool = True) -> tuple[dict, dict, dict]:
     """(positives by split, negatives by split, summary) for a TrainConfig with ``word`` set.
 
     Clips come from the clip cache where they are in it, so a resumed run, a second seed or a
-    second word (the everyday-word negatives) synthesises only what it has not yet."""
+    second word (the everyday-word negatives) synthesises only what it has not yet.
+    ``negatives=False`` synthesises no confusable or everyday-word clips (their splits are
+    empty): a head trained with ``head.synthetic_negatives: false`` would drop them, and they
+    are about two thirds of a text-only word's synthesis time."""
     engines = engine_set(cfg, log)
-    result = _synthesize_all(cfg, engines, log)
+    result = _synthesize_all(cfg, engines, log, negatives)
     if engines.cache is not None:
         c = engines.cache
         log(f"clip cache {c.folder}: {c.hits} clips found, {c.misses} synthesised")
@@ -153,7 +156,7 @@ def spoken_forms(cfg) -> list[str]:
     return [t.strip() for t in cfg.say] or [cfg.word.strip()]
 
 
-def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
+def _synthesize_all(cfg, engines: EngineSet, log, negatives: bool = True) -> tuple[dict, dict, dict]:
     word = cfg.word.strip()
     forms = spoken_forms(cfg)
     log(f"synthesising {cfg.tts_positives} clips of {word!r}" + (f" said as {forms}" if cfg.say else ""))
@@ -169,8 +172,8 @@ def _synthesize_all(cfg, engines: EngineSet, log) -> tuple[dict, dict, dict]:
     texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
     log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
     neg, neg_engines = synthesize(texts, cfg.tts_negatives, seed + 1, nc, "", log=log, engines=engines) \
-        if texts and cfg.tts_negatives else ([], Counter())
-    others = random_words(cfg.tts_random_words, seed + 2, " ".join([word] + forms))
+        if negatives and texts and cfg.tts_negatives else ([], Counter())
+    others = random_words(cfg.tts_random_words, seed + 2, " ".join([word] + forms)) if negatives else []
     if others:
         log(f"synthesising {len(others)} clips of other words and phrases")
         more, more_engines = synthesize(others, len(others), seed + 3, nc, "", log=log, engines=engines)
