@@ -56,11 +56,18 @@ def test_confusables_are_not_the_keyword(keyword):
         assert "alex" in keyword_parts("alexa")
 
 
-def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
-    """`say` (kws train --say): the synthesisers read "onward" for the brand "Onword"; the clips are
-    labelled with the word, and neither spelling comes back as a negative."""
-    import kws.train.tts.synth as tts_synth
+def _onward_config(tmp_path, positives: int):
+    """"Onword" said as "onward", with a spy on what the synthesisers are asked to read."""
     from kws.train.config import load_train_config
+
+    return load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": positives,
+                                    "tts_negatives": 6, "tts_confusable_words": 12, "tts_random_words": 20,
+                                    "work_dir": str(tmp_path), "tts_cache_dir": str(tmp_path / "tts-cache")})
+
+
+def _spy_on_synthesize(monkeypatch) -> list:
+    """(texts, n) of every synthesize() call from here on, each still synthesised."""
+    import kws.train.tts.synth as tts_synth
 
     read = []
 
@@ -69,16 +76,23 @@ def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
         return synthesize(texts, n, *args, **kwargs)
 
     monkeypatch.setattr(tts_synth, "synthesize", spy)
-    cfg = load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": 6, "tts_negatives": 6,
-                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path),
-                                   "tts_cache_dir": str(tmp_path / "tts-cache")})
-    pos, neg, summary = tts_synth.synthesize_positives(cfg, log=lambda m: None)
+    return read
+
+
+def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
+    """`say` (kws train --say): the synthesisers read "onward" for the brand "Onword"; the clips are
+    labelled with the word, and neither spelling comes back as a negative."""
+    import kws.train.tts.synth as tts_synth
+
+    read = _spy_on_synthesize(monkeypatch)
+    pos, neg, summary = tts_synth.synthesize_positives(_onward_config(tmp_path, 6), log=lambda m: None)
     assert read[0] == (["onward"], 6)  # positives are read as said
     assert {u.word for u in pos["train"] + pos["dev"]} == {"onword"}  # and named after the word
     negative_texts = [normalise(t) for texts, _ in read[1:] for t in texts]
     assert negative_texts and not {"onward", "onword"} & set(negative_texts)
     assert "onwards" in negative_texts  # confusables come from the spoken form
     assert summary["said_as"] == ["onward"]
+    from kws.train.config import load_train_config
     with pytest.raises(KwsError, match="say must be a list of non-empty texts"):
         load_train_config(None, {"word": "onword", "say": [""]})
 
@@ -87,19 +101,10 @@ def test_negatives_false_synthesises_positives_only(monkeypatch, tmp_path):
     """A head without the word's synthetic confusables (head.synthetic_negatives: false) asks for
     no negative clips: none are synthesised, and both negative splits are empty."""
     import kws.train.tts.synth as tts_synth
-    from kws.train.config import load_train_config
 
-    read = []
-
-    def spy(texts, n, *args, **kwargs):
-        read.append((list(texts), n))
-        return synthesize(texts, n, *args, **kwargs)
-
-    monkeypatch.setattr(tts_synth, "synthesize", spy)
-    cfg = load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": 4, "tts_negatives": 6,
-                                   "tts_confusable_words": 12, "tts_random_words": 20, "work_dir": str(tmp_path),
-                                   "tts_cache_dir": str(tmp_path / "tts-cache")})
-    pos, neg, summary = tts_synth.synthesize_positives(cfg, log=lambda m: None, negatives=False)
+    read = _spy_on_synthesize(monkeypatch)
+    pos, neg, summary = tts_synth.synthesize_positives(_onward_config(tmp_path, 4), log=lambda m: None,
+                                                       negatives=False)
     assert read == [(["onward"], 4)]
     assert len(pos["train"] + pos["dev"]) == 4 and neg == {"train": [], "dev": [], "test": []}
     assert summary["negatives"] == 0 and summary["random_word_clips"] == 0

@@ -13,8 +13,11 @@
 # MODEL picks the detector the head is added to (default models/WORD.onnx; a word that ships none,
 # such as onword, names an experiment's):
 #   MODEL=experiments/models/onword-onward.onnx bash experiments/scripts/kokoro_share.sh onword 0.9 "1234 2001 3001" head.synthetic_negatives=false -nosyn
+# CONFIG picks the training config (default configs/train-WORD-text.yaml), e.g. alexa from
+# recordings plus synthetic clips:
+#   CONFIG=configs/train-alexa.yaml bash experiments/scripts/kokoro_share.sh alexa 0.9 "1234 2001 3001" head.synthetic_negatives=false -k09
 set -euo pipefail
-word=$1; model=${MODEL:-models/$word.onnx}; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
+word=$1; model=${MODEL:-models/$word.onnx}; config=${CONFIG:-configs/train-$word-text.yaml}; shares=${2:-"0.5 0 0.9"}; seeds=${3:-"1234 2001 3001"}; extra=${4:-}; tag=${5:-}
 sets=()
 read -ra kvs <<< "$extra"  # read, not $extra unquoted: "[none,telephone]" would be a glob
 for kv in ${kvs[@]+"${kvs[@]}"}; do sets+=(--set "$kv"); done
@@ -26,7 +29,7 @@ for seed in $seeds; do
     cp "$model" "$d/$word.onnx"
     cp "${model%.onnx}.json" "$d/$word.json"
     echo "== $word share=$share seed=$seed $(date -u +%T)"
-    python -m kws.train.head "configs/train-$word-text.yaml" --model "$d/$word.onnx" \
+    python -m kws.train.head "$config" --model "$d/$word.onnx" \
       --set work_dir="$d" --set kokoro.share="$share" --set fit.seed="$seed" \
       --set 'head.augmentations=[none]' ${sets[@]+"${sets[@]}"} > "$d/log.txt" 2>&1
     grep -E "clip cache|dev (gru|head|cascade)|chose" "$d/log.txt" || true
