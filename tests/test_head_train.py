@@ -131,10 +131,10 @@ def test_a_word_never_trains_on_its_own_recordings_or_sentence_span():
     assert not ok[heard].any() and ok[~heard].all() and sent.allowed(100, "onword").all()
 
 
-def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatch, tmp_path):
-    """`python -m kws.train.head` on a text config hands the synthesised confusables to the
-    head as `kws train` does (they were synthesised and then dropped), and --rescore
-    synthesises nothing: its dev benchmark is recordings."""
+def test_the_head_command_trains_on_the_words_synthetic_negatives_when_asked(monkeypatch, tmp_path):
+    """`python -m kws.train.head` on a text config with head.synthetic_negatives hands the
+    synthesised confusables to the head as `kws train` does; by default it does not synthesise
+    them; --rescore synthesises nothing: its dev benchmark is recordings."""
     import kws.train.head.run as run
     import kws.train.tts.synth as synth
 
@@ -144,19 +144,19 @@ def test_the_head_command_trains_on_the_words_synthetic_negatives_too(monkeypatc
                         lambda cfg, log=None, negatives=True: (calls.append(negatives) or (pos, neg, {"screen": {}})))
     seen = {}
     monkeypatch.setattr(run, "add_head", lambda cfg, model, log=None, **kw: seen.update(kw))
-    assert run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx")]) == 0
+    assert run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"),
+                     "--set", "head.synthetic_negatives=true"]) == 0
     assert seen == {"extra_positives": pos, "extra_negatives": neg, "tts_summary": {"screen": {}}}
     with pytest.raises(SystemExit, match="no head to rescore"):
         run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"), "--rescore"])
-    # With the confusables left out of the head, they are not synthesised at all.
-    run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx"),
-              "--set", "head.synthetic_negatives=false"])
+    # By default the confusables are left out of the head, and not synthesised at all.
+    run.main(["configs/train-voyager-text.yaml", "--model", str(tmp_path / "v.onnx")])
     assert calls == [True, False]
 
 
 def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():
-    """head.synthetic_negatives=false drops the synthesised confusables (a direction to measure:
-    partial words such as "voyag" may teach the head to refuse the word itself)."""
+    """head.synthetic_negatives=false (the default) drops the synthesised confusables: partial
+    words such as "engine" taught think_engine's and voyager's heads to refuse the word itself."""
     from types import SimpleNamespace
 
     from kws.train.config import load_train_config
@@ -166,8 +166,8 @@ def test_the_words_synthetic_negatives_can_be_left_out_of_the_head():
     clip, other = np.ones(800, np.float32), np.zeros(800, np.float32)
     corpus = SimpleNamespace(negatives={"train": [Utterance(clip, "tts/x", "tts-confusable"),
                                                   Utterance(other, "words/jarvis/1.flac", "jarvis")]})
-    on = load_train_config("configs/train-voyager-text.yaml", {})
-    off = load_train_config("configs/train-voyager-text.yaml", {"head.synthetic_negatives": False})
+    on = load_train_config("configs/train-voyager-text.yaml", {"head.synthetic_negatives": True})
+    off = load_train_config("configs/train-voyager-text.yaml", {})  # the default: left out
     assert [c is clip for c in synthetic_negatives(on, corpus, "train")] == [True]
     assert synthetic_negatives(off, corpus, "train") == [] and synthetic_negatives(on, corpus, "dev") == []
 

@@ -122,9 +122,11 @@ class HeadConfig:
     positive_copies: int = 8  # augmented copies of each training recording of the word
     synthetic_copies: int = 2  # ... and of each synthetic clip (there are ten times more of them)
     dev_copies: int = 3
-    # The word's synthesised confusables ("voyag", "villager") among the head's negatives, train and
-    # dev; false drops them. Not measured yet (docs/second-stage.md, "Kokoro share", says why to).
-    synthetic_negatives: bool = True
+    # The word's synthesised confusables ("voyag", "engine") among the head's negatives, train and
+    # dev.  Off: with them, voyager's three Kokoro heads read 8.8-12.8 % on dev, without 7.3-8.4 %,
+    # and think_engine's one seed 28.1 % against 13.7-18.4 % (the end of a phrase sounds exactly
+    # like the positive's last half second); no shipped head has them (docs/second-stage.md).
+    synthetic_negatives: bool = False
     fit: HeadFitConfig = field(default_factory=HeadFitConfig)
     # Stages measured on the dev benchmark; the best by mean miss over 0.1-2 FA/h ships.
     modes: list = field(default_factory=lambda: ["head", "cascade"])
