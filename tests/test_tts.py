@@ -57,7 +57,7 @@ def test_confusables_are_not_the_keyword(keyword):
 
 
 def _onward_config(tmp_path, positives: int):
-    """"Onword" said as "onward", with a spy on what the synthesisers are asked to read."""
+    """A tiny config for "Onword" said as "onward", its clips cached under tmp_path."""
     from kws.train.config import load_train_config
 
     return load_train_config(None, {"word": "onword", "say": ["onward"], "tts_positives": positives,
@@ -83,6 +83,7 @@ def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
     """`say` (kws train --say): the synthesisers read "onward" for the brand "Onword"; the clips are
     labelled with the word, and neither spelling comes back as a negative."""
     import kws.train.tts.synth as tts_synth
+    from kws.train.config import load_train_config
 
     read = _spy_on_synthesize(monkeypatch)
     pos, neg, summary = tts_synth.synthesize_positives(_onward_config(tmp_path, 6), log=lambda m: None)
@@ -92,7 +93,6 @@ def test_say_gives_the_spoken_form_and_keeps_the_word(monkeypatch, tmp_path):
     assert negative_texts and not {"onward", "onword"} & set(negative_texts)
     assert "onwards" in negative_texts  # confusables come from the spoken form
     assert summary["said_as"] == ["onward"]
-    from kws.train.config import load_train_config
     with pytest.raises(KwsError, match="say must be a list of non-empty texts"):
         load_train_config(None, {"word": "onword", "say": [""]})
 
@@ -107,7 +107,7 @@ def test_negatives_false_synthesises_positives_only(monkeypatch, tmp_path):
                                                        negatives=False)
     assert read == [(["onward"], 4)]
     assert len(pos["train"] + pos["dev"]) == 4 and neg == {"train": [], "dev": [], "test": []}
-    assert summary["negatives"] == 0 and summary["random_word_clips"] == 0
+    assert summary["negatives"] == 0 and summary["random_word_clips"] == 0 and summary["confusable_texts"] == []
 
 
 @pytest.mark.slow

@@ -169,11 +169,13 @@ def _synthesize_all(cfg, engines: EngineSet, log, negatives: bool = True) -> tup
         pos, screen = screen_positives(pos, forms, cfg.tts_screen_log10_per_phone, log)
         pos_engines = Counter(clip_engine(u) for u in pos)
     said = {normalise(t) for t in [word] + forms}
-    texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
-    log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
+    texts, others = [], []  # negatives=False: neither list is made, logged or reported in the summary
+    if negatives:
+        texts = [t for t in confusable_texts(forms[0], cfg.tts_confusable_words) if normalise(t) not in said]
+        log(f"confusable texts ({len(texts)}): {', '.join(texts[:12])}{' …' if len(texts) > 12 else ''}")
+        others = random_words(cfg.tts_random_words, seed + 2, " ".join([word] + forms))
     neg, neg_engines = synthesize(texts, cfg.tts_negatives, seed + 1, nc, "", log=log, engines=engines) \
-        if negatives and texts and cfg.tts_negatives else ([], Counter())
-    others = random_words(cfg.tts_random_words, seed + 2, " ".join([word] + forms)) if negatives else []
+        if texts and cfg.tts_negatives else ([], Counter())
     if others:
         log(f"synthesising {len(others)} clips of other words and phrases")
         more, more_engines = synthesize(others, len(others), seed + 3, nc, "", log=log, engines=engines)
