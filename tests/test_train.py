@@ -310,6 +310,27 @@ def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
                                                               "models/onword.onnx")
 
 
+def test_kws_train_head_turns_the_head_on(monkeypatch):
+    """kws train --word hey --head: the run trains the speech-embedding head after the detector."""
+    from click.testing import CliRunner
+
+    import kws.train.cli as train_cli
+    from kws.cli.main import cli
+
+    seen = {}
+
+    def stop(cfg, log):
+        seen["cfg"] = cfg
+        raise SystemExit(0)
+
+    monkeypatch.setattr(train_cli, "check_inputs", lambda cfg, data_root_given=False: None)  # no data folder in CI
+    monkeypatch.setattr(train_cli, "synthesize_positives", stop)
+    for args, enabled in ((["--head"], True), ([], False)):
+        result = CliRunner().invoke(cli, ["train", "--word", "hey", *args])
+        assert result.exit_code == 0, result.output
+        assert seen.pop("cfg").head.enabled is enabled
+
+
 def test_feature_reuse_composes_a_share_of_the_clips_and_augments_each_use_anew(monkeypatch):
     from kws.train import dataset as ds_mod
     from kws.train.dataset import ClipDataset
@@ -435,6 +456,9 @@ def test_training_inputs_are_checked_before_any_synthesis(tmp_path):
         assert r.returncode == 2 and r.stderr.strip().startswith(f"kws: error: --background {folder}: {why}"), r.stderr
     r = train("--background", TEST_DATA / "background")
     assert r.returncode == 2 and "give --word" in r.stderr
+    r = train("--word", "hey computer", "--head", "--background", TEST_DATA / "background")
+    assert r.returncode == 2 and "synthesising" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith("kws: error: the speech-embedding head (--head, head.enabled) trains against the data")
 
 
 def test_user_background_splits_deterministically_into_train_and_dev(tmp_path):

@@ -15,7 +15,7 @@ from kws.train.train import run
 from kws.train.tts.synth import synthesize_positives
 
 
-def train_command(config, word=None, out=None, data_root=None, argv=None, say=(), background=()) -> dict:
+def train_command(config, word=None, out=None, data_root=None, argv=None, say=(), background=(), head=False) -> dict:
     overrides = {}
     if word:
         # A new word from text alone: its own output, no recordings of the default keyword.
@@ -32,6 +32,8 @@ def train_command(config, word=None, out=None, data_root=None, argv=None, say=()
         overrides["data.root"] = data_root
     if background:
         overrides["data.background"] = list(background)
+    if head:
+        overrides["head.enabled"] = True
     cfg = load_train_config(config, overrides)
     check_inputs(cfg, data_root_given=bool(data_root))
     command = "kws " + " ".join(shlex.quote(a) for a in (argv or sys.argv)[1:])
@@ -61,6 +63,11 @@ def check_inputs(cfg, data_root_given: bool = False) -> None:
         if not cfg.word:
             raise KwsError("--background replaces the data folder, which holds the recordings of a word: "
                            "give --word to train from synthesised speech")
+        if cfg.head.enabled:
+            # The head's negatives are the shared embedding cache, built from the data folder's
+            # hours of speech, music and noise; a few user folders are not that (issue 19).
+            raise KwsError("the speech-embedding head (--head, head.enabled) trains against the data folder's "
+                           "negative cache: it cannot run with --background; train without it")
         background_folder_files([cfg.path(str(f)) for f in cfg.data.background])
     else:
         try:
