@@ -55,7 +55,9 @@ def build() -> str:
                   "to its end + 1 s; every engine with its own trigger and a 1.5 s refractory period. Misses are "
                   "pooled over the word-alone and sentence streams (columns per group follow); false alarms are "
                   "counted over every stream. One false alarm in H hours is 1/H per hour: the resolution is given "
-                  "per word.", ""]
+                  "per word. The kws rows are the shipped models as they ship, each at its sidecar's stage: every "
+                  "shipped word is a cascade, the GRU detector and the speech-embedding head "
+                  "([models/README.md](../models/README.md) has each model's stages and `--stage gru` numbers).", ""]
         for word, res in acc["words"].items():
             info = res["benchmark"]
             lines += [f"### {word}", "",
