@@ -288,8 +288,8 @@ def test_a_config_that_names_a_word_reads_that_words_recordings(tmp_path):
     assert load_train_config(None).data.keyword == "alexa"
 
 
-def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
-    """kws train --word onword --say onward: the word names the model and its folder, --say is what is read."""
+def _kws_train_config(monkeypatch, *args):
+    """The config `kws train ARGS` hands to synthesis (stopped there: nothing is synthesised)."""
     from click.testing import CliRunner
 
     import kws.train.cli as train_cli
@@ -302,33 +302,26 @@ def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
         raise SystemExit(0)
 
     monkeypatch.setattr(train_cli, "synthesize_positives", stop)
-    result = CliRunner().invoke(cli, ["train", "--word", "onword", "--say", "onward", "--say", "on ward",
-                                      "--background", str(TEST_DATA / "background")])  # no data folder needed
+    result = CliRunner().invoke(cli, ["train", *args])
     assert result.exit_code == 0, result.output
-    cfg = seen["cfg"]
+    return seen["cfg"]
+
+
+def test_kws_train_say_reaches_the_synthesisers(monkeypatch):
+    """kws train --word onword --say onward: the word names the model and its folder, --say is what is read."""
+    cfg = _kws_train_config(monkeypatch, "--word", "onword", "--say", "onward", "--say", "on ward",
+                            "--background", str(TEST_DATA / "background"))  # no data folder needed
     assert (cfg.word, cfg.say, cfg.data.keyword, cfg.out) == ("onword", ["onward", "on ward"], "onword",
                                                               "models/onword.onnx")
 
 
 def test_kws_train_head_turns_the_head_on(monkeypatch):
     """kws train --word hey --head: the run trains the speech-embedding head after the detector."""
-    from click.testing import CliRunner
-
     import kws.train.cli as train_cli
-    from kws.cli.main import cli
-
-    seen = {}
-
-    def stop(cfg, log):
-        seen["cfg"] = cfg
-        raise SystemExit(0)
 
     monkeypatch.setattr(train_cli, "check_inputs", lambda cfg, data_root_given=False: None)  # no data folder in CI
-    monkeypatch.setattr(train_cli, "synthesize_positives", stop)
-    for args, enabled in ((["--head"], True), ([], False)):
-        result = CliRunner().invoke(cli, ["train", "--word", "hey", *args])
-        assert result.exit_code == 0, result.output
-        assert seen.pop("cfg").head.enabled is enabled
+    assert _kws_train_config(monkeypatch, "--word", "hey", "--head").head.enabled is True
+    assert _kws_train_config(monkeypatch, "--word", "hey").head.enabled is False
 
 
 def test_feature_reuse_composes_a_share_of_the_clips_and_augments_each_use_anew(monkeypatch):
